@@ -1,0 +1,118 @@
+//! Run-time configuration, from flags and `SONAE_*` environment variables.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings shared by every command that opens the database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Folder for the database and uploaded files.
+    #[arg(long, env = "SONAE_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL; defaults to `sqlite://<data-dir>/sonae.db`.
+    #[arg(long, env = "SONAE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// The database URL in force.
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sonae.db").display()))
+    }
+}
+
+/// Settings of `sonae serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: SocketAddr,
+    /// Public address of the site, used in printed links (defaults to http://<bind>).
+    #[arg(long, global = true, env = "SONAE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Set the `Secure` flag on cookies (when served behind TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_SECURE_COOKIES",
+        default_value_t = false
+    )]
+    pub secure_cookies: bool,
+    /// Days an activation or reset link stays valid.
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_ACTIVATION_DAYS",
+        default_value_t = 7
+    )]
+    pub activation_days: i64,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, global = true, env = "SONAE_SESSION_IDLE_MINUTES", default_value_t = 12 * 60)]
+    pub session_idle_minutes: i64,
+    /// Hours after which a session ends regardless of activity.
+    #[arg(long, global = true, env = "SONAE_SESSION_MAX_HOURS", default_value_t = 7 * 24)]
+    pub session_max_hours: i64,
+    /// Time zone offset used to show times, in hours from UTC (Asia/Tokyo is +9).
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_TZ_OFFSET_HOURS",
+        default_value_t = 9
+    )]
+    pub tz_offset_hours: i8,
+}
+
+/// The settings the running application reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub base_url: String,
+    pub secure_cookies: bool,
+    pub activation_days: i64,
+    pub session_idle: time::Duration,
+    pub session_max: time::Duration,
+    pub tz: time::UtcOffset,
+    /// Keep-alive interval of live streams.
+    pub keepalive: std::time::Duration,
+}
+
+impl Config {
+    pub fn from_serve(args: &ServeArgs) -> Self {
+        Self {
+            base_url: args
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", args.bind))
+                .trim_end_matches('/')
+                .to_string(),
+            secure_cookies: args.secure_cookies,
+            activation_days: args.activation_days.max(1),
+            session_idle: time::Duration::minutes(args.session_idle_minutes.max(1)),
+            session_max: time::Duration::hours(args.session_max_hours.max(1)),
+            tz: time::UtcOffset::from_hms(args.tz_offset_hours, 0, 0)
+                .unwrap_or(time::UtcOffset::UTC),
+            keepalive: std::time::Duration::from_secs(15),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080".into(),
+            secure_cookies: false,
+            activation_days: 7,
+            session_idle: time::Duration::hours(12),
+            session_max: time::Duration::days(7),
+            tz: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
+            keepalive: std::time::Duration::from_secs(15),
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! `sonae demo`: 三重県 and its 29 市町 with users of every role, rooms and a few days of history.
+
+use crate::app::App;
+use crate::clock::SystemClock;
+use crate::config::{Config, DbArgs};
+use crate::domain::*;
+use crate::store::{AuditRecord, Idem, NewMessage, NewOrg, NewUser, RoomChange, millis};
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "sonae-demo-2026";
+
+/// 三重県's 29 市町: name, short id, 全国地方公共団体コード.
+pub const MIE_MUNICIPALITIES: [(&str, &str, &str); 29] = [
+    ("津市", "tsu", "242012"),
+    ("四日市市", "yokkaichi", "242021"),
+    ("伊勢市", "ise", "242039"),
+    ("松阪市", "matsusaka", "242047"),
+    ("桑名市", "kuwana", "242055"),
+    ("鈴鹿市", "suzuka", "242071"),
+    ("名張市", "nabari", "242080"),
+    ("尾鷲市", "owase", "242098"),
+    ("亀山市", "kameyama", "242101"),
+    ("鳥羽市", "toba", "242110"),
+    ("熊野市", "kumano", "242128"),
+    ("いなべ市", "inabe", "242144"),
+    ("志摩市", "shima", "242152"),
+    ("伊賀市", "iga", "242161"),
+    ("木曽岬町", "kisosaki", "243035"),
+    ("東員町", "toin", "243248"),
+    ("菰野町", "komono", "243418"),
+    ("朝日町", "asahi", "243434"),
+    ("川越町", "kawagoe", "243442"),
+    ("多気町", "taki", "244414"),
+    ("明和町", "meiwa", "244422"),
+    ("大台町", "odai", "244431"),
+    ("玉城町", "tamaki", "244619"),
+    ("度会町", "watarai", "244708"),
+    ("大紀町", "taiki", "244716"),
+    ("南伊勢町", "minamiise", "244724"),
+    ("紀北町", "kihoku", "245437"),
+    ("御浜町", "mihama", "245615"),
+    ("紀宝町", "kiho", "245623"),
+];
+
+const SURNAMES: [&str; 12] = [
+    "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田",
+];
+
+fn sys(action: &str, now: i64) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        action: action.into(),
+        result: "ok".into(),
+        detail: "demo".into(),
+        ..Default::default()
+    }
+}
+
+fn v<T>(r: Result<T, Invalid>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))
+}
+
+/// Loads the demo into an empty database.
+pub async fn run(db: &DbArgs) -> anyhow::Result<()> {
+    let app = crate::server::build_app(db, Config::default()).await?;
+    load(&app).await?;
+    println!(
+        "Demo loaded. Log in as `admin` (deployment admin), `tsu.admin` (org admin) or `tsu.info` (member); password: {DEMO_PASSWORD}"
+    );
+    Ok(())
+}
+
+/// Loads the demo through the store; refuses a database that already has users.
+pub async fn load(app: &App) -> anyhow::Result<()> {
+    let store = &app.store;
+    if store.user_count().await? > 0 {
+        anyhow::bail!(
+            "the database already has accounts; the demo loads only into an empty database"
+        );
+    }
+    let clock = SystemClock;
+    let start = millis(crate::clock::Clock::now(&clock)) - 3 * 24 * 3600 * 1000;
+    let hash = app
+        .hash_password(v(Password::parse(DEMO_PASSWORD))?)
+        .await?;
+
+    // The prefecture through the setup path, so it is the deployment organisation.
+    let setup = crate::app::random_token();
+    store
+        .create_setup_link(
+            crate::store::NewLink {
+                token_hash: crate::app::token_hash(&setup),
+                purpose: "setup",
+                expires_at: start + 3600_000,
+            },
+            start,
+        )
+        .await?;
+    let admin = store
+        .complete_setup(
+            &crate::app::token_hash(&setup),
+            NewOrg {
+                slug: v(OrgSlug::parse("mie-pref"))?,
+                name: v(DisplayName::parse("三重県"))?,
+                kind: OrgKind::Prefecture,
+                lg_code: Some(v(LgCode::parse("240001"))?),
+            },
+            NewUser {
+                org_id: OrgId::new(),
+                login: v(LoginId::parse("admin"))?,
+                display_name: v(DisplayName::parse("三重県 危機管理課 システム管理"))?,
+                email: None,
+                role: Role::DeploymentAdmin,
+                lang: None,
+                password_hash: Some(hash.clone()),
+            },
+            start,
+        )
+        .await?;
+    let pref = store.org_by_ref("mie-pref").await?;
+    let mut t = start + 60_000;
+    let user = |org: OrgId,
+                login: &str,
+                name: &str,
+                role: Role,
+                lang: Option<Lang>|
+     -> anyhow::Result<NewUser> {
+        Ok(NewUser {
+            org_id: org,
+            login: v(LoginId::parse(login))?,
+            display_name: v(DisplayName::parse(name))?,
+            email: None,
+            role,
+            lang,
+            password_hash: Some(hash.clone()),
+        })
+    };
+    let pref_info = store
+        .create_user(
+            user(
+                pref.id,
+                "mie.info",
+                "三重県 災害対策課 情報班 森",
+                Role::Member,
+                None,
+            )?,
+            None,
+            t,
+            sys("user.create", t),
+        )
+        .await?;
+    let pref_chief = store
+        .create_user(
+            user(
+                pref.id,
+                "mie.chief",
+                "三重県 災害対策課長 大西",
+                Role::OrgAdmin,
+                None,
+            )?,
+            None,
+            t,
+            sys("user.create", t),
+        )
+        .await?;
+    let pref_en = store
+        .create_user(
+            user(
+                pref.id,
+                "mie.liaison",
+                "Emily Clark (国際交流員)",
+                Role::Member,
+                Some(Lang::En),
+            )?,
+            None,
+            t,
+            sys("user.create", t),
+        )
+        .await?;
+
+    let mut info_users = vec![pref_info.id, pref_chief.id, pref_en.id];
+    let mut muni_info = Vec::new();
+    for (i, (name, slug, code)) in MIE_MUNICIPALITIES.iter().enumerate() {
+        t += 1000;
+        let org = store
+            .create_org(
+                NewOrg {
+                    slug: v(OrgSlug::parse(slug))?,
+                    name: v(DisplayName::parse(name))?,
+                    kind: OrgKind::Municipality,
+                    lg_code: Some(v(LgCode::parse(code))?),
+                },
+                t,
+                sys("org.create", t),
+            )
+            .await?;
+        let s1 = SURNAMES[i % SURNAMES.len()];
+        let s2 = SURNAMES[(i + 5) % SURNAMES.len()];
+        store
+            .create_user(
+                user(
+                    org.id,
+                    &format!("{slug}.admin"),
+                    &format!("{name} 情報政策課 {s1}"),
+                    Role::OrgAdmin,
+                    None,
+                )?,
+                None,
+                t,
+                sys("user.create", t),
+            )
+            .await?;
+        let info = store
+            .create_user(
+                user(
+                    org.id,
+                    &format!("{slug}.info"),
+                    &format!("{name} 防災対策室 {s2}"),
+                    Role::Member,
+                    None,
+                )?,
+                None,
+                t,
+                sys("user.create", t),
+            )
+            .await?;
+        info_users.push(info.id);
+        muni_info.push((name.to_string(), info));
+    }
+    t += 1000;
+    let fire = store
+        .create_org(
+            NewOrg {
+                slug: v(OrgSlug::parse("toba-fire"))?,
+                name: v(DisplayName::parse("鳥羽市消防本部"))?,
+                kind: OrgKind::Fire,
+                lg_code: None,
+            },
+            t,
+            sys("org.create", t),
+        )
+        .await?;
+    let fire_user = store
+        .create_user(
+            user(
+                fire.id,
+                "toba-fire.duty",
+                "鳥羽市消防本部 通信指令 岡田",
+                Role::Member,
+                None,
+            )?,
+            None,
+            t,
+            sys("user.create", t),
+        )
+        .await?;
+
+    // The cross-organisation room.
+    t += 60_000;
+    let room = store
+        .create_room(
+            pref_info.id,
+            v(RoomName::parse("県・市町 情報担当"))?,
+            v(Description::parse(
+                "三重県と29市町の防災情報担当の連絡室。要確認の依頼はここで行います。",
+            ))?,
+            info_users.clone(),
+            Idem {
+                user_id: pref_info.id,
+                key: v(IdemKey::parse("demo-room-info"))?,
+            },
+            t,
+            sys("room.create", t),
+        )
+        .await?
+        .value;
+    store
+        .change_room(
+            room,
+            pref_info.id,
+            RoomChange::SetRole(pref_chief.id, RoomRole::Manager),
+            t,
+            sys("room.set_role", t),
+        )
+        .await?;
+
+    let mut n = 0u32;
+    let mut post = |author: UserId, room: RoomId, body: &str, reply: Option<MessageId>, at: i64| {
+        n += 1;
+        let key = format!("demo-message-{n:05}");
+        let body = body.to_string();
+        let store = store.clone();
+        async move {
+            let w = store
+                .post_message(
+                    NewMessage {
+                        room_id: room,
+                        author_id: author,
+                        body: v(MessageBody::parse(&body))?,
+                        reply_to: reply,
+                        mentions: Vec::new(),
+                    },
+                    Idem {
+                        user_id: author,
+                        key: v(IdemKey::parse(&key))?,
+                    },
+                    at,
+                    sys("message.post", at),
+                )
+                .await?;
+            anyhow::Ok(w.value)
+        }
+    };
+    let hour = 3600_000;
+    let mut at = start + 2 * hour;
+    let first = post(pref_info.id, room, "【訓練】本日 10:00 から県の情報伝達訓練を行います。各市町の担当者は、このルームで受信したことを返信してください。", None, at).await?;
+    for (k, (name, info)) in muni_info.iter().enumerate().take(12) {
+        at += 90_000 + (k as i64) * 7_000;
+        post(
+            info.id,
+            room,
+            &format!("{name}、受信しました。"),
+            Some(first),
+            at,
+        )
+        .await?;
+    }
+    at += hour;
+    post(
+        pref_chief.id,
+        room,
+        "ご協力ありがとうございました。未返信の市町には個別に電話で確認します。",
+        None,
+        at,
+    )
+    .await?;
+    at = start + 26 * hour;
+    let snow = post(pref_info.id, room, "気象台より：明朝にかけて北中部で大雪の見込み。道路の通行止め情報は入り次第このルームで共有してください。\n参考: https://www.jma.go.jp/bosai/warning/", None, at).await?;
+    at += 40 * 60_000;
+    if let Some((_, inabe)) = muni_info.iter().find(|(n, _)| n == "いなべ市") {
+        post(inabe.id, room, "いなべ市です。国道306号 鞍掛峠付近で積雪20cm、通行止めになりました。写真は後ほど共有します。", Some(snow), at).await?;
+    }
+    at += 25 * 60_000;
+    if let Some((_, komono)) = muni_info.iter().find(|(n, _)| n == "菰野町") {
+        post(
+            komono.id,
+            room,
+            "菰野町：湯の山温泉方面は現在通行可。避難所の開設予定はありません。",
+            None,
+            at,
+        )
+        .await?;
+    }
+    at += 15 * 60_000;
+    post(pref_en.id, room, "For foreign residents: the prefecture will post snow information in English and easy Japanese (やさしい日本語) on the website.", None, at).await?;
+    at = start + 50 * hour;
+    post(
+        pref_info.id,
+        room,
+        "LGWAN のメール配送が一時停止しています。復旧まではこのルームで連絡をお願いします。",
+        None,
+        at,
+    )
+    .await?;
+    at += 30 * 60_000;
+    post(
+        pref_info.id,
+        room,
+        "LGWAN メールは復旧しました。ご不便をおかけしました。",
+        None,
+        at,
+    )
+    .await?;
+
+    // Direct messages.
+    if let Some((_, toba)) = muni_info.iter().find(|(n, _)| n == "鳥羽市") {
+        let dm = store
+            .open_direct(toba.id, fire_user.id, at, sys("room.direct", at))
+            .await?;
+        at += 5 * 60_000;
+        post(
+            toba.id,
+            dm,
+            "岡田さん、答志島の定期船の運航状況はわかりますか？",
+            None,
+            at,
+        )
+        .await?;
+        at += 4 * 60_000;
+        post(
+            fire_user.id,
+            dm,
+            "午後の便は欠航です。明朝6時に再判断と聞いています。",
+            None,
+            at,
+        )
+        .await?;
+    }
+    let dm2 = store
+        .open_direct(pref_chief.id, pref_info.id, at, sys("room.direct", at))
+        .await?;
+    at += 10 * 60_000;
+    post(
+        pref_chief.id,
+        dm2,
+        "森さん、今夜の当番表を共有フォルダに置きました。確認をお願いします。",
+        None,
+        at,
+    )
+    .await?;
+
+    // Org inbox traffic: the prefecture writes to 鳥羽市's 受信窓口.
+    if let Ok(toba_org) = store.org_by_ref("toba").await {
+        if let Some(inbox) = toba_org.inbox_room_id {
+            at += 5 * 60_000;
+            post(pref_info.id, inbox, "鳥羽市 受信窓口 御中：離島の孤立可能性について、明朝9時までに状況をお知らせください。", None, at).await?;
+        }
+    }
+    let _ = (admin, app);
+    Ok(())
+}

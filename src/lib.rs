@@ -1,0 +1,15 @@
+//! Sonae (備え): a disaster-response incident board for local governments.
+//!
+//! Layers, dependencies pointing down: `web` → `app` → `store`/`live` → `domain`.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod live;
+pub mod server;
+pub mod store;
+pub mod web;

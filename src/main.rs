@@ -1,0 +1,62 @@
+//! The `sonae` command.
+
+use clap::{Parser, Subcommand};
+use sonae::config::{DbArgs, ServeArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "sonae",
+    version,
+    about = "Sonae (備え): disaster-response incident board"
+)]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    /// `serve` settings (also accepted without the subcommand).
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Create the database if missing and apply migrations.
+    Migrate,
+    /// Load the demo (三重県 and its 29 市町) into an empty database.
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None | Some(Command::Serve) => sonae::server::serve(cli.db, cli.serve).await,
+        Some(Command::Migrate) => migrate(&cli.db).await,
+        Some(Command::Demo) => sonae::demo::run(&cli.db).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(db: &DbArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&db.data_dir)?;
+    let store = sonae::store::open(&db.url()).await?;
+    store.migrate().await?;
+    println!("migrations applied to {}", sonae::server::redact(&db.url()));
+    Ok(())
+}

@@ -1,0 +1,1804 @@
+//! The SQLite backend: the embedded default. One writer connection (so read-then-write
+//! transactions never race and positions are in commit order), a pool of readers, WAL,
+//! `synchronous=FULL` so an acknowledged write is durable.
+
+use super::*;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+/// SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file named by a `sqlite://` URL.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-16000");
+        if let Some(parent) = opts.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {parent:?}: {e}"))
+                })?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(false))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+fn id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    let s: String = row.try_get(col)?;
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad id in {col}: {s}")))
+}
+
+fn opt_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+    let s: Option<String> = row.try_get(col)?;
+    match s {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("bad id in {col}: {s}"))),
+    }
+}
+
+fn corrupt(e: crate::domain::Invalid) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Maps a unique-constraint violation to a conflict on `field`.
+fn unique(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(field),
+        _ => StoreError::Db(e),
+    }
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.org_id, o.name AS org_name, u.login, u.display_name, \
+    u.email, u.role, u.lang, u.active, (u.password_hash IS NOT NULL) AS activated \
+    FROM users u JOIN orgs o ON o.id = u.org_id";
+
+fn user_row(row: &SqliteRow) -> StoreResult<User> {
+    let lang: Option<String> = row.try_get("lang")?;
+    Ok(User {
+        id: id(row, "id")?,
+        org_id: id(row, "org_id")?,
+        org_name: row.try_get("org_name")?,
+        login: row.try_get("login")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?).map_err(corrupt)?,
+        lang: lang.as_deref().and_then(|l| Lang::parse(l).ok()),
+        active: row.try_get("active")?,
+        activated: row.try_get("activated")?,
+    })
+}
+
+const ORG_SELECT: &str = "SELECT o.id, o.slug, o.name, o.kind, o.lg_code, o.is_deployment, \
+    o.inbox_room_id, (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id AND u.active = 1) AS member_count \
+    FROM orgs o";
+
+fn org_row(row: &SqliteRow) -> StoreResult<Org> {
+    Ok(Org {
+        id: id(row, "id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        kind: OrgKind::parse(&row.try_get::<String, _>("kind")?).map_err(corrupt)?,
+        lg_code: row.try_get("lg_code")?,
+        is_deployment: row.try_get("is_deployment")?,
+        inbox_room_id: opt_id(row, "inbox_room_id")?,
+        member_count: row.try_get("member_count")?,
+    })
+}
+
+const ROOM_COLS: &str =
+    "r.id, r.kind, r.name, r.description, r.org_id, r.archived_at, r.last_activity_at";
+
+fn room_row(row: &SqliteRow) -> StoreResult<Room> {
+    Ok(Room {
+        id: id(row, "id")?,
+        kind: RoomKind::parse(&row.try_get::<String, _>("kind")?).map_err(corrupt)?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        org_id: opt_id(row, "org_id")?,
+        archived: row.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+        last_activity_at: row.try_get("last_activity_at")?,
+    })
+}
+
+/// Columns of a message with its author and what it replies to (prefix `m_`).
+const MSG_COLS: &str = "m.id AS m_id, m.room_id AS m_room, m.author_id AS m_author, \
+    mu.login AS m_login, mu.display_name AS m_name, mo.name AS m_org, m.body AS m_body, \
+    m.created_at AS m_created, m.edited_at AS m_edited, m.deleted_at AS m_deleted, m.pos AS m_pos, \
+    rp.id AS rp_id, rpu.display_name AS rp_name, rp.body AS rp_body, rp.deleted_at AS rp_deleted";
+
+const MSG_JOINS: &str = "LEFT JOIN users mu ON mu.id = m.author_id \
+    LEFT JOIN orgs mo ON mo.id = mu.org_id \
+    LEFT JOIN messages rp ON rp.id = m.reply_to \
+    LEFT JOIN users rpu ON rpu.id = rp.author_id";
+
+fn excerpt(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+fn message_row(row: &SqliteRow) -> StoreResult<Option<Message>> {
+    let Some(mid) = opt_id::<MessageId>(row, "m_id")? else {
+        return Ok(None);
+    };
+    let deleted = row.try_get::<Option<i64>, _>("m_deleted")?.is_some();
+    let reply_to = match opt_id::<MessageId>(row, "rp_id")? {
+        None => None,
+        Some(rid) => {
+            let rdeleted = row.try_get::<Option<i64>, _>("rp_deleted")?.is_some();
+            let body: String = row.try_get("rp_body")?;
+            Some(ReplyRef {
+                id: rid,
+                author_name: row
+                    .try_get::<Option<String>, _>("rp_name")?
+                    .unwrap_or_default(),
+                excerpt: if rdeleted {
+                    String::new()
+                } else {
+                    excerpt(&body, 80)
+                },
+                deleted: rdeleted,
+            })
+        }
+    };
+    Ok(Some(Message {
+        id: mid,
+        room_id: id(row, "m_room")?,
+        author_id: id(row, "m_author")?,
+        author_login: row
+            .try_get::<Option<String>, _>("m_login")?
+            .unwrap_or_default(),
+        author_name: row
+            .try_get::<Option<String>, _>("m_name")?
+            .unwrap_or_default(),
+        author_org: row
+            .try_get::<Option<String>, _>("m_org")?
+            .unwrap_or_default(),
+        body: if deleted {
+            String::new()
+        } else {
+            row.try_get("m_body")?
+        },
+        reply_to,
+        created_at: row.try_get("m_created")?,
+        edited_at: row.try_get("m_edited")?,
+        deleted,
+        pos: row.try_get("m_pos")?,
+    }))
+}
+
+fn entry_row(row: &SqliteRow) -> StoreResult<Entry> {
+    let kind: String = row.try_get("e_kind")?;
+    Ok(Entry {
+        pos: row.try_get("e_pos")?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        room_id: opt_id(row, "e_room")?,
+        user_id: opt_id(row, "e_user")?,
+        message: message_row(row)?,
+        at: row.try_get("e_at")?,
+    })
+}
+
+fn entry_select() -> String {
+    format!(
+        "SELECT e.pos AS e_pos, e.kind AS e_kind, e.room_id AS e_room, e.user_id AS e_user, \
+         e.at AS e_at, {MSG_COLS} FROM entries e LEFT JOIN messages m ON m.id = e.message_id {MSG_JOINS}"
+    )
+}
+
+async fn insert_entry(
+    tx: &mut Tx<'_>,
+    kind: EntryKind,
+    room: Option<RoomId>,
+    message: Option<MessageId>,
+    user: Option<UserId>,
+    at: Millis,
+) -> StoreResult<i64> {
+    let pos: i64 = sqlx::query_scalar(
+        "INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES (?, ?, ?, ?, ?) RETURNING pos",
+    )
+    .bind(kind.as_str())
+    .bind(room.map(|r| r.to_string()))
+    .bind(message.map(|m| m.to_string()))
+    .bind(user.map(|u| u.to_string()))
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(pos)
+}
+
+async fn insert_audit(tx: &mut Tx<'_>, a: &AuditRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(a.at)
+    .bind(a.user_id.map(|u| u.to_string()))
+    .bind(a.org_id.map(|o| o.to_string()))
+    .bind(&a.action)
+    .bind(&a.object)
+    .bind(&a.address)
+    .bind(if a.result.is_empty() { "ok" } else { &a.result })
+    .bind(&a.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_inbox(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    kind: &str,
+    room: Option<RoomId>,
+    message: Option<MessageId>,
+    actor: Option<UserId>,
+    now: Millis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO inbox (id, user_id, kind, room_id, message_id, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(InboxId::new().to_string())
+    .bind(user.to_string())
+    .bind(kind)
+    .bind(room.map(|r| r.to_string()))
+    .bind(message.map(|m| m.to_string()))
+    .bind(actor.map(|a| a.to_string()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    insert_entry(tx, EntryKind::Inbox, None, None, Some(user), now).await?;
+    Ok(())
+}
+
+/// Adds a member unless present; records the entry. Returns whether they were added.
+async fn add_member(
+    tx: &mut Tx<'_>,
+    room: RoomId,
+    user: UserId,
+    role: RoomRole,
+    via_org: bool,
+    now: Millis,
+) -> StoreResult<bool> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(pos), 0) FROM entries")
+        .fetch_one(&mut **tx)
+        .await?;
+    let added = sqlx::query(
+        "INSERT INTO room_members (room_id, user_id, role, via_org, last_read_pos, joined_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(room.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(via_org)
+    .bind(head)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if added {
+        insert_entry(
+            tx,
+            EntryKind::MemberAdded,
+            Some(room),
+            None,
+            Some(user),
+            now,
+        )
+        .await?;
+    }
+    Ok(added)
+}
+
+/// Looks up a stored idempotent result.
+async fn idem_lookup(tx: &mut Tx<'_>, idem: &Idem) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT result FROM idempotency WHERE user_id = ? AND key = ?")
+            .bind(idem.user_id.to_string())
+            .bind(idem.key.as_str())
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+async fn idem_store(tx: &mut Tx<'_>, idem: &Idem, result: &str, now: Millis) -> StoreResult<()> {
+    sqlx::query("INSERT INTO idempotency (user_id, key, result, created_at) VALUES (?, ?, ?, ?)")
+        .bind(idem.user_id.to_string())
+        .bind(idem.key.as_str())
+        .bind(result)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn deployment_org(tx: &mut Tx<'_>) -> StoreResult<Option<OrgId>> {
+    let s: Option<String> =
+        sqlx::query_scalar("SELECT id FROM orgs WHERE is_deployment = 1 LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(s.and_then(|s| s.parse().ok()))
+}
+
+/// Adds an organisation to a room: its active users become members.
+async fn add_org_to_room(
+    tx: &mut Tx<'_>,
+    room: RoomId,
+    org: OrgId,
+    now: Millis,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO room_orgs (room_id, org_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(room.to_string())
+        .bind(org.to_string())
+        .execute(&mut **tx)
+        .await?;
+    let users: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE org_id = ? AND active = 1")
+            .bind(org.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    for u in users {
+        if let Ok(uid) = u.parse() {
+            add_member(tx, room, uid, RoomRole::Member, true, now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_org(
+    tx: &mut Tx<'_>,
+    org: &NewOrg,
+    deployment: bool,
+    now: Millis,
+) -> StoreResult<OrgId> {
+    let oid = OrgId::new();
+    sqlx::query(
+        "INSERT INTO orgs (id, slug, name, kind, lg_code, is_deployment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(oid.to_string())
+    .bind(org.slug.as_str())
+    .bind(org.name.as_str())
+    .bind(org.kind.as_str())
+    .bind(org.lg_code.as_ref().map(|c| c.as_str().to_string()))
+    .bind(deployment)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        let msg = e.to_string();
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(if msg.contains("lg_code") { "lg_code" } else { "slug" })
+            }
+            _ => StoreError::Db(e),
+        }
+    })?;
+    // Its 受信窓口 room, addressed by the deployment admin's organisation too.
+    let rid = RoomId::new();
+    sqlx::query(
+        "INSERT INTO rooms (id, kind, name, description, org_id, created_at, last_activity_at) VALUES (?, 'org_inbox', ?, '', ?, ?, ?)",
+    )
+    .bind(rid.to_string())
+    .bind(org.name.as_str())
+    .bind(oid.to_string())
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE orgs SET inbox_room_id = ? WHERE id = ?")
+        .bind(rid.to_string())
+        .bind(oid.to_string())
+        .execute(&mut **tx)
+        .await?;
+    add_org_to_room(tx, rid, oid, now).await?;
+    if let Some(dep) = deployment_org(tx).await? {
+        if dep != oid {
+            add_org_to_room(tx, rid, dep, now).await?;
+        }
+    }
+    Ok(oid)
+}
+
+async fn insert_user(tx: &mut Tx<'_>, u: &NewUser, now: Millis) -> StoreResult<UserId> {
+    let uid = UserId::new();
+    sqlx::query(
+        "INSERT INTO users (id, org_id, login, display_name, email, password_hash, role, lang, active, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+    )
+    .bind(uid.to_string())
+    .bind(u.org_id.to_string())
+    .bind(u.login.as_str())
+    .bind(u.display_name.as_str())
+    .bind(&u.email)
+    .bind(&u.password_hash)
+    .bind(u.role.as_str())
+    .bind(u.lang.map(|l| l.as_str()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(unique("login"))?;
+    // Rooms the organisation belongs to take in their new member.
+    let rooms: Vec<String> = sqlx::query_scalar("SELECT room_id FROM room_orgs WHERE org_id = ?")
+        .bind(u.org_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    for r in rooms {
+        if let Ok(rid) = r.parse() {
+            add_member(tx, rid, uid, RoomRole::Member, true, now).await?;
+        }
+    }
+    Ok(uid)
+}
+
+async fn insert_link(
+    tx: &mut Tx<'_>,
+    user: Option<UserId>,
+    link: &NewLink,
+    now: Millis,
+) -> StoreResult<()> {
+    if let Some(u) = user {
+        // A new link replaces any unused one of the same purpose.
+        sqlx::query("UPDATE link_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(u.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO link_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&link.token_hash)
+    .bind(user.map(|u| u.to_string()))
+    .bind(link.purpose)
+    .bind(link.expires_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn end_sessions_tx(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    id_hash: Option<&str>,
+    now: Millis,
+) -> StoreResult<u64> {
+    let mut q = QueryBuilder::<Sqlite>::new("UPDATE sessions SET ended_at = ");
+    q.push_bind(now)
+        .push(" WHERE ended_at IS NULL AND user_id = ")
+        .push_bind(user.to_string());
+    if let Some(h) = id_hash {
+        q.push(" AND id_hash = ").push_bind(h.to_string());
+    }
+    let n = q.build().execute(&mut **tx).await?.rows_affected();
+    if n > 0 {
+        insert_entry(tx, EntryKind::SessionsEnded, None, None, Some(user), now).await?;
+    }
+    Ok(n)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn user_count(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn create_setup_link(&self, link: NewLink, now: Millis) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE link_tokens SET used_at = ? WHERE purpose = 'setup' AND used_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_link(&mut tx, None, &link, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn setup_link_valid(&self, token_hash: &str, now: Millis) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM link_tokens WHERE token_hash = ? AND purpose = 'setup' \
+             AND used_at IS NULL AND expires_at > ? AND NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn complete_setup(
+        &self,
+        token_hash: &str,
+        org: NewOrg,
+        admin: NewUser,
+        now: Millis,
+    ) -> StoreResult<UserId> {
+        let mut tx = self.writer.begin().await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        let used = sqlx::query(
+            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND purpose = 'setup' AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if users > 0 || used != 1 {
+            return Err(StoreError::Refused("setup"));
+        }
+        let oid = insert_org(&mut tx, &org, true, now).await?;
+        let admin = NewUser {
+            org_id: oid,
+            ..admin
+        };
+        let uid = insert_user(&mut tx, &admin, now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                at: now,
+                user_id: Some(uid),
+                org_id: Some(oid),
+                action: "setup".into(),
+                object: format!("org:{oid}"),
+                result: "ok".into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(uid)
+    }
+
+    async fn create_org(&self, org: NewOrg, now: Millis, audit: AuditRecord) -> StoreResult<Org> {
+        let mut tx = self.writer.begin().await?;
+        let oid = insert_org(&mut tx, &org, false, now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("org:{oid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.org(oid).await
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        let rows = sqlx::query(&format!(
+            "{ORG_SELECT} ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), o.slug"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(org_row).collect()
+    }
+
+    async fn org(&self, oid: OrgId) -> StoreResult<Org> {
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.id = ?"))
+            .bind(oid.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        org_row(&row)
+    }
+
+    async fn org_by_ref(&self, reference: &str) -> StoreResult<Org> {
+        let r = reference.trim().to_ascii_lowercase();
+        let code = LgCode::parse(&r)
+            .map(|c| c.into_inner())
+            .unwrap_or_default();
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.slug = ? OR o.lg_code = ?"))
+            .bind(&r)
+            .bind(code)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        org_row(&row)
+    }
+
+    async fn create_user(
+        &self,
+        user: NewUser,
+        link: Option<NewLink>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<User> {
+        let mut tx = self.writer.begin().await?;
+        let uid = insert_user(&mut tx, &user, now).await?;
+        if let Some(link) = link {
+            insert_link(&mut tx, Some(uid), &link, now).await?;
+        }
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("user:{uid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.user(uid).await
+    }
+
+    async fn user(&self, uid: UserId) -> StoreResult<User> {
+        let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = ?"))
+            .bind(uid.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user_row(&row)
+    }
+
+    async fn users_by_logins(&self, logins: &[String]) -> StoreResult<Vec<User>> {
+        if logins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(USER_SELECT);
+        q.push(" WHERE u.login IN (");
+        let mut sep = q.separated(", ");
+        for l in logins {
+            sep.push_bind(l.clone());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn list_users(&self, org: Option<OrgId>) -> StoreResult<Vec<User>> {
+        let mut q = QueryBuilder::<Sqlite>::new(USER_SELECT);
+        if let Some(o) = org {
+            q.push(" WHERE u.org_id = ").push_bind(o.to_string());
+        }
+        q.push(" ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), u.display_name");
+        let rows = q.build().fetch_all(&self.reader).await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_user_role(
+        &self,
+        uid: UserId,
+        role: Role,
+        _now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let n = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_user_active(
+        &self,
+        uid: UserId,
+        active: bool,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let n = sqlx::query("UPDATE users SET active = ? WHERE id = ?")
+            .bind(active)
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !active {
+            end_sessions_tx(&mut tx, uid, None, now).await?;
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn issue_link(
+        &self,
+        user: UserId,
+        link: NewLink,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_link(&mut tx, Some(user), &link, now).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn link_user(&self, token_hash: &str, now: Millis) -> StoreResult<User> {
+        let uid: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM link_tokens WHERE token_hash = ? AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?
+        .flatten();
+        let uid: UserId = uid
+            .and_then(|s| s.parse().ok())
+            .ok_or(StoreError::NotFound)?;
+        let user = self.user(uid).await?;
+        if !user.active {
+            return Err(StoreError::NotFound);
+        }
+        Ok(user)
+    }
+
+    async fn redeem_link(
+        &self,
+        token_hash: &str,
+        password_hash: String,
+        now: Millis,
+    ) -> StoreResult<UserId> {
+        let mut tx = self.writer.begin().await?;
+        let uid: Option<String> = sqlx::query_scalar(
+            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > ? RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+        let uid: UserId = uid
+            .and_then(|s| s.parse().ok())
+            .ok_or(StoreError::NotFound)?;
+        let n = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND active = 1")
+            .bind(&password_hash)
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        end_sessions_tx(&mut tx, uid, None, now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                at: now,
+                user_id: Some(uid),
+                action: "password.set_by_link".into(),
+                object: format!("user:{uid}"),
+                result: "ok".into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(uid)
+    }
+
+    async fn credentials(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT u.password_hash AS password_hash, x.* FROM ({USER_SELECT} WHERE u.login = ?) x JOIN users u ON u.id = x.id"
+        ))
+        .bind(login)
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((user_row(&r)?, r.try_get("password_hash")?))),
+        }
+    }
+
+    async fn set_password(
+        &self,
+        uid: UserId,
+        password_hash: String,
+        _now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_lang(
+        &self,
+        uid: UserId,
+        lang: Lang,
+        _now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE users SET lang = ? WHERE id = ?")
+            .bind(lang.as_str())
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_login_failure(&self, scopes: &[String], now: Millis) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for s in scopes {
+            sqlx::query("INSERT INTO login_failures (scope, at) VALUES (?, ?)")
+                .bind(s)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Old failures no longer count; forget them.
+        sqlx::query("DELETE FROM login_failures WHERE at < ?")
+            .bind(now - 24 * 3600 * 1000)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_failures_since(&self, scope: &str, since: Millis) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at >= ?")
+                .bind(scope)
+                .bind(since)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn create_session(
+        &self,
+        s: NewSession,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id_hash)
+        .bind(s.user_id.to_string())
+        .bind(&s.csrf)
+        .bind(now)
+        .bind(now)
+        .bind(excerpt(&s.user_agent, 200))
+        .bind(&s.address)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: Millis,
+        idle_ms: i64,
+        max_ms: i64,
+    ) -> StoreResult<Option<SessionUser>> {
+        let row = sqlx::query(&format!(
+            "SELECT s.csrf AS s_csrf, s.created_at AS s_created, s.last_seen_at AS s_seen, x.* \
+             FROM sessions s JOIN ({USER_SELECT}) x ON x.id = s.user_id \
+             WHERE s.id_hash = ? AND s.ended_at IS NULL AND x.active = 1 \
+             AND s.last_seen_at > ? AND s.created_at > ?"
+        ))
+        .bind(id_hash)
+        .bind(now - idle_ms)
+        .bind(now - max_ms)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let su = SessionUser {
+            user: user_row(&row)?,
+            session_hash: id_hash.to_string(),
+            csrf: row.try_get("s_csrf")?,
+            created_at: row.try_get("s_created")?,
+            last_seen_at: row.try_get("s_seen")?,
+        };
+        // Refresh the idle timer at most once a minute: a write per request would be wasteful.
+        if now - su.last_seen_at > 60_000 {
+            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+                .bind(now)
+                .bind(id_hash)
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(Some(su))
+    }
+
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: Millis,
+        idle_ms: i64,
+        max_ms: i64,
+    ) -> StoreResult<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT id_hash, created_at, last_seen_at, user_agent, address FROM sessions \
+             WHERE user_id = ? AND ended_at IS NULL AND last_seen_at > ? AND created_at > ? ORDER BY last_seen_at DESC",
+        )
+        .bind(user.to_string())
+        .bind(now - idle_ms)
+        .bind(now - max_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id_hash: r.try_get("id_hash")?,
+                    created_at: r.try_get("created_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                    user_agent: r.try_get("user_agent")?,
+                    address: r.try_get("address")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        id_hash: Option<&str>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let n = end_sessions_tx(&mut tx, user, id_hash, now).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn create_room(
+        &self,
+        owner: UserId,
+        name: RoomName,
+        description: Description,
+        invite: Vec<UserId>,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<RoomId>> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+            let rid = prev.parse().map_err(|_| {
+                StoreError::Refused("idempotency key used for another kind of write")
+            })?;
+            return Ok(Written {
+                value: rid,
+                replayed: true,
+            });
+        }
+        let rid = RoomId::new();
+        sqlx::query(
+            "INSERT INTO rooms (id, kind, name, description, created_by, created_at, last_activity_at) VALUES (?, 'group', ?, ?, ?, ?, ?)",
+        )
+        .bind(rid.to_string())
+        .bind(name.as_str())
+        .bind(description.as_str())
+        .bind(owner.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        add_member(&mut tx, rid, owner, RoomRole::Owner, false, now).await?;
+        for u in invite {
+            if u != owner && add_member(&mut tx, rid, u, RoomRole::Member, false, now).await? {
+                insert_inbox(&mut tx, u, "invite", Some(rid), None, Some(owner), now).await?;
+            }
+        }
+        idem_store(&mut tx, &idem, &rid.to_string(), now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("room:{rid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Written {
+            value: rid,
+            replayed: false,
+        })
+    }
+
+    async fn open_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<RoomId> {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        let key = format!("{x}:{y}");
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = ?")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(e) = existing.and_then(|s| s.parse().ok()) {
+            // Someone who left the conversation comes back to it.
+            add_member(&mut tx, e, a, RoomRole::Member, false, now).await?;
+            add_member(&mut tx, e, b, RoomRole::Member, false, now).await?;
+            tx.commit().await?;
+            return Ok(e);
+        }
+        let rid = RoomId::new();
+        sqlx::query(
+            "INSERT INTO rooms (id, kind, name, description, dm_key, created_by, created_at, last_activity_at) VALUES (?, 'direct', '', '', ?, ?, ?, ?)",
+        )
+        .bind(rid.to_string())
+        .bind(&key)
+        .bind(a.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        add_member(&mut tx, rid, a, RoomRole::Member, false, now).await?;
+        add_member(&mut tx, rid, b, RoomRole::Member, false, now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("room:{rid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rid)
+    }
+
+    async fn rooms_for_user(&self, user: UserId) -> StoreResult<Vec<RoomSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROOM_COLS}, rm.role AS my_role, \
+             (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.pos > rm.last_read_pos \
+               AND m.author_id <> rm.user_id AND m.deleted_at IS NULL) AS unread, \
+             (CASE WHEN r.kind = 'direct' THEN (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
+               WHERE o.room_id = r.id AND o.user_id <> rm.user_id LIMIT 1) END) AS peer_name \
+             FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = ? \
+             ORDER BY (r.archived_at IS NOT NULL), r.last_activity_at DESC"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoomSummary {
+                    room: room_row(r)?,
+                    my_role: RoomRole::parse(&r.try_get::<String, _>("my_role")?)
+                        .map_err(corrupt)?,
+                    unread: r.try_get("unread")?,
+                    peer_name: r.try_get("peer_name")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn room_for_member(&self, room: RoomId, user: UserId) -> StoreResult<(Room, RoomRole)> {
+        let row = sqlx::query(&format!(
+            "SELECT {ROOM_COLS}, rm.role AS my_role FROM rooms r JOIN room_members rm ON rm.room_id = r.id \
+             WHERE r.id = ? AND rm.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok((
+            room_row(&row)?,
+            RoomRole::parse(&row.try_get::<String, _>("my_role")?).map_err(corrupt)?,
+        ))
+    }
+
+    async fn members(&self, room: RoomId) -> StoreResult<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT rm.user_id, u.login, u.display_name, u.org_id, o.name AS org_name, rm.role, rm.via_org, rm.last_read_pos \
+             FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN orgs o ON o.id = u.org_id \
+             WHERE rm.room_id = ? ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), o.name, u.display_name",
+        )
+        .bind(room.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: id(r, "user_id")?,
+                    login: r.try_get("login")?,
+                    display_name: r.try_get("display_name")?,
+                    org_id: id(r, "org_id")?,
+                    org_name: r.try_get("org_name")?,
+                    role: RoomRole::parse(&r.try_get::<String, _>("role")?).map_err(corrupt)?,
+                    via_org: r.try_get("via_org")?,
+                    last_read_pos: r.try_get("last_read_pos")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn room_orgs(&self, room: RoomId) -> StoreResult<Vec<Org>> {
+        let rows = sqlx::query(&format!(
+            "{ORG_SELECT} JOIN room_orgs ro ON ro.org_id = o.id WHERE ro.room_id = ? ORDER BY o.name"
+        ))
+        .bind(room.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(org_row).collect()
+    }
+
+    async fn change_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        change: RoomChange,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = room.to_string();
+        match change {
+            RoomChange::AddUsers(users) => {
+                for u in users {
+                    if add_member(&mut tx, room, u, RoomRole::Member, false, now).await? {
+                        insert_inbox(&mut tx, u, "invite", Some(room), None, Some(actor), now)
+                            .await?;
+                    }
+                }
+            }
+            RoomChange::AddOrg(org) => add_org_to_room(&mut tx, room, org, now).await?,
+            RoomChange::RemoveUser(u) => {
+                let n = sqlx::query("DELETE FROM room_members WHERE room_id = ? AND user_id = ?")
+                    .bind(&r)
+                    .bind(u.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_entry(
+                    &mut tx,
+                    EntryKind::MemberRemoved,
+                    Some(room),
+                    None,
+                    Some(u),
+                    now,
+                )
+                .await?;
+            }
+            RoomChange::RemoveOrg(org) => {
+                sqlx::query("DELETE FROM room_orgs WHERE room_id = ? AND org_id = ?")
+                    .bind(&r)
+                    .bind(org.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let gone: Vec<String> = sqlx::query_scalar(
+                    "DELETE FROM room_members WHERE room_id = ? AND via_org = 1 AND role = 'member' \
+                     AND user_id IN (SELECT id FROM users WHERE org_id = ?) RETURNING user_id",
+                )
+                .bind(&r)
+                .bind(org.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
+                for g in gone {
+                    if let Ok(uid) = g.parse() {
+                        insert_entry(
+                            &mut tx,
+                            EntryKind::MemberRemoved,
+                            Some(room),
+                            None,
+                            Some(uid),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
+            RoomChange::SetRole(u, role) => {
+                let n = sqlx::query(
+                    "UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?",
+                )
+                .bind(role.as_str())
+                .bind(&r)
+                .bind(u.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_entry(
+                    &mut tx,
+                    EntryKind::RoomUpdated,
+                    Some(room),
+                    None,
+                    Some(u),
+                    now,
+                )
+                .await?;
+            }
+            RoomChange::Rename(name, desc) => {
+                sqlx::query("UPDATE rooms SET name = ?, description = ? WHERE id = ?")
+                    .bind(name.as_str())
+                    .bind(desc.as_str())
+                    .bind(&r)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
+            }
+            RoomChange::Archive(on) => {
+                sqlx::query("UPDATE rooms SET archived_at = ? WHERE id = ?")
+                    .bind(if on { Some(now) } else { None })
+                    .bind(&r)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, room: RoomId, user: UserId, pos: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE room_members SET last_read_pos = ? WHERE room_id = ? AND user_id = ? AND last_read_pos < ?",
+        )
+        .bind(pos)
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .bind(pos)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn post_message(
+        &self,
+        m: NewMessage,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<MessageId>> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+            let mid = prev.parse().map_err(|_| {
+                StoreError::Refused("idempotency key used for another kind of write")
+            })?;
+            return Ok(Written {
+                value: mid,
+                replayed: true,
+            });
+        }
+        let room = m.room_id.to_string();
+        let state: Option<(Option<i64>, String)> = sqlx::query_as(
+            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = ? AND rm.user_id = ?",
+        )
+        .bind(&room)
+        .bind(m.author_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((archived, kind)) = state else {
+            return Err(StoreError::NotFound);
+        };
+        if archived.is_some() {
+            return Err(StoreError::Refused("archived"));
+        }
+        if let Some(reply) = m.reply_to {
+            let ok: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
+                    .bind(reply.to_string())
+                    .bind(&room)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if ok.is_none() {
+                return Err(StoreError::Refused("reply_to"));
+            }
+        }
+        let mid = MessageId::new();
+        let pos = insert_entry(
+            &mut tx,
+            EntryKind::MessageNew,
+            Some(m.room_id),
+            Some(mid),
+            None,
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(mid.to_string())
+        .bind(&room)
+        .bind(m.author_id.to_string())
+        .bind(m.body.as_str())
+        .bind(search_fold(m.body.as_str()))
+        .bind(m.reply_to.map(|r| r.to_string()))
+        .bind(now)
+        .bind(pos)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
+            .bind(pos)
+            .bind(now)
+            .bind(&room)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE room_members SET last_read_pos = ? WHERE room_id = ? AND user_id = ?")
+            .bind(pos)
+            .bind(&room)
+            .bind(m.author_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let mut notified = Vec::new();
+        for u in &m.mentions {
+            if *u != m.author_id && !notified.contains(u) {
+                insert_inbox(
+                    &mut tx,
+                    *u,
+                    "mention",
+                    Some(m.room_id),
+                    Some(mid),
+                    Some(m.author_id),
+                    now,
+                )
+                .await?;
+                notified.push(*u);
+            }
+        }
+        if kind == "direct" {
+            let others: Vec<String> = sqlx::query_scalar(
+                "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
+            )
+            .bind(&room)
+            .bind(m.author_id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+            for o in others {
+                if let Ok(uid) = o.parse::<UserId>() {
+                    if !notified.contains(&uid) {
+                        insert_inbox(
+                            &mut tx,
+                            uid,
+                            "dm",
+                            Some(m.room_id),
+                            Some(mid),
+                            Some(m.author_id),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        idem_store(&mut tx, &idem, &mid.to_string(), now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("message:{mid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Written {
+            value: mid,
+            replayed: false,
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        mid: MessageId,
+        body: MessageBody,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let prev: Option<(String, String)> = sqlx::query_as(
+            "SELECT body, room_id FROM messages WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(mid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((old, room)) = prev else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query("UPDATE messages SET body = ?, search_text = ?, edited_at = ? WHERE id = ?")
+            .bind(body.as_str())
+            .bind(search_fold(body.as_str()))
+            .bind(now)
+            .bind(mid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let rid = room
+            .parse()
+            .map_err(|_| StoreError::Corrupt("room id".into()))?;
+        insert_entry(
+            &mut tx,
+            EntryKind::MessageEdited,
+            Some(rid),
+            Some(mid),
+            None,
+            now,
+        )
+        .await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                detail: format!("before: {old}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_message(
+        &self,
+        mid: MessageId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let prev: Option<(String, String)> = sqlx::query_as(
+            "SELECT body, room_id FROM messages WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(mid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((old, room)) = prev else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query("UPDATE messages SET body = '', search_text = '', deleted_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(mid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let rid = room
+            .parse()
+            .map_err(|_| StoreError::Corrupt("room id".into()))?;
+        insert_entry(
+            &mut tx,
+            EntryKind::MessageDeleted,
+            Some(rid),
+            Some(mid),
+            None,
+            now,
+        )
+        .await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                detail: format!("before: {old}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn message(&self, room: RoomId, mid: MessageId) -> StoreResult<Message> {
+        let row = sqlx::query(&format!(
+            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.id = ? AND m.room_id = ?"
+        ))
+        .bind(mid.to_string())
+        .bind(room.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        message_row(&row)?.ok_or(StoreError::NotFound)
+    }
+
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.room_id = ? AND m.pos < ? ORDER BY m.pos DESC LIMIT ?"
+        ))
+        .bind(room.to_string())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows.iter().rev() {
+            if let Some(m) = message_row(r)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn search(
+        &self,
+        user: UserId,
+        folded_query: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SearchHit>> {
+        let pattern = format!(
+            "%{}%",
+            folded_query
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS}, rr.name AS room_name, rr.kind AS room_kind FROM messages m {MSG_JOINS} JOIN rooms rr ON rr.id = m.room_id \
+             WHERE m.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?) AND m.deleted_at IS NULL \
+             AND m.search_text LIKE ? ESCAPE '\\' ORDER BY m.pos DESC LIMIT ?"
+        ))
+        .bind(user.to_string())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            if let Some(m) = message_row(r)? {
+                out.push(SearchHit {
+                    message: m,
+                    room_name: r.try_get("room_name")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn head(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(pos), 0) FROM entries")
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn entries_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Entry>> {
+        let rows = sqlx::query(&format!(
+            "{} WHERE e.pos > ? ORDER BY e.pos LIMIT ?",
+            entry_select()
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(entry_row).collect()
+    }
+
+    async fn visible_entries_after(
+        &self,
+        user: UserId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Entry>> {
+        let u = user.to_string();
+        let rows = sqlx::query(&format!(
+            "{} WHERE e.pos > ? AND (e.user_id = ? OR e.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?)) \
+             ORDER BY e.pos LIMIT ?",
+            entry_select()
+        ))
+        .bind(after)
+        .bind(&u)
+        .bind(&u)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(entry_row).collect()
+    }
+
+    async fn count_visible_after(&self, user: UserId, after: i64, cap: i64) -> StoreResult<i64> {
+        let u = user.to_string();
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE e.pos > ? AND (e.user_id = ? OR \
+             e.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?)) LIMIT ?) x",
+        )
+        .bind(after)
+        .bind(&u)
+        .bind(&u)
+        .bind(cap)
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    async fn entry_time(&self, pos: i64) -> StoreResult<Option<Millis>> {
+        Ok(sqlx::query_scalar("SELECT at FROM entries WHERE pos = ?")
+            .bind(pos)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn inbox(&self, user: UserId, limit: i64) -> StoreResult<Vec<InboxItem>> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.kind, i.room_id, r.name AS room_name, r.kind AS room_kind, i.message_id, m.body AS body, \
+             m.deleted_at AS deleted, a.display_name AS actor_name, i.created_at, i.read_at \
+             FROM inbox i LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
+             LEFT JOIN users a ON a.id = i.actor_id WHERE i.user_id = ? ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+        )
+        .bind(user.to_string())
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: Option<String> = r.try_get("body")?;
+                let deleted = r.try_get::<Option<i64>, _>("deleted")?.is_some();
+                let room_kind: Option<String> = r.try_get("room_kind")?;
+                let room_name: Option<String> = r.try_get("room_name")?;
+                Ok(InboxItem {
+                    id: id(r, "id")?,
+                    kind: r.try_get("kind")?,
+                    room_id: opt_id(r, "room_id")?,
+                    room_name: if room_kind.as_deref() == Some("direct") {
+                        None
+                    } else {
+                        room_name
+                    },
+                    message_id: opt_id(r, "message_id")?,
+                    excerpt: body.filter(|_| !deleted).map(|b| excerpt(&b, 120)),
+                    actor_name: r.try_get("actor_name")?,
+                    created_at: r.try_get("created_at")?,
+                    read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    async fn inbox_unread(&self, user: UserId) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE user_id = ? AND read_at IS NULL")
+                .bind(user.to_string())
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn mark_inbox_read(
+        &self,
+        user: UserId,
+        item: Option<InboxId>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE inbox SET read_at = ");
+        q.push_bind(now)
+            .push(" WHERE read_at IS NULL AND user_id = ")
+            .push_bind(user.to_string());
+        if let Some(i) = item {
+            q.push(" AND id = ").push_bind(i.to_string());
+        }
+        let n = q.build().execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            insert_entry(&mut tx, EntryKind::Inbox, None, None, Some(user), now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit(&self, record: AuditRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_audit(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_list(&self, f: AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT a.at, a.user_id, u.login AS user_login, a.org_id, a.action, a.object, a.address, a.result, a.detail \
+             FROM audit a LEFT JOIN users u ON u.id = a.user_id WHERE 1 = 1",
+        );
+        if let Some(o) = f.org_id {
+            q.push(" AND a.org_id = ").push_bind(o.to_string());
+        }
+        if let Some(a) = f.action.filter(|s| !s.is_empty()) {
+            q.push(" AND a.action LIKE ").push_bind(format!("{a}%"));
+        }
+        if let Some(l) = f.user_login.filter(|s| !s.is_empty()) {
+            q.push(" AND u.login = ").push_bind(l);
+        }
+        if let Some(b) = f.before {
+            q.push(" AND a.at < ").push_bind(b);
+        }
+        q.push(" ORDER BY a.at DESC, a.id DESC LIMIT ")
+            .push_bind(f.limit.clamp(1, 500));
+        let rows = q.build().fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    at: r.try_get("at")?,
+                    user_id: opt_id(r, "user_id")?,
+                    user_login: r.try_get("user_login")?,
+                    org_id: opt_id(r, "org_id")?,
+                    action: r.try_get("action")?,
+                    object: r.try_get("object")?,
+                    address: r.try_get("address")?,
+                    result: r.try_get("result")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_idempotency(&self, before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM idempotency WHERE created_at < ?")
+            .bind(before)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
+    }
+}

@@ -1,0 +1,1516 @@
+//! Page handlers: parse the request, call one use case, render or redirect (303).
+
+use super::format::{highlight, message_html};
+use super::session::{
+    Form, MaybeSession, PRE_CSRF_COOKIE, Session, Visitor, csrf_of, idem_key, lang_cookie,
+    session_cookie, wants_json,
+};
+use crate::app::{App, IssuedLink, NewUserInput, RoomPage, SetupInput, random_token};
+use crate::domain::*;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Tr;
+use crate::store::{
+    AuditFilter, AuditRecord, InboxItem, Message, Org, RoomChange, RoomSummary, SearchHit,
+    SessionInfo, User,
+};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use serde::Deserialize;
+
+/// What every page's frame needs.
+pub struct Ctx {
+    pub t: Tr,
+    pub me: Option<User>,
+    pub csrf: String,
+    pub inbox: i64,
+    pub title: String,
+    pub head_pos: i64,
+    pub is_admin: bool,
+}
+
+impl Ctx {
+    async fn new(app: &App, s: &Session, title: String) -> AppResult<Self> {
+        Ok(Ctx {
+            t: s.tr,
+            me: Some(s.actor.user.clone()),
+            csrf: s.csrf.clone(),
+            inbox: app.inbox_unread(s.actor.user.id).await?,
+            title,
+            head_pos: app.live.head(),
+            is_admin: s.is_admin(),
+        })
+    }
+
+    fn visitor(t: Tr, title: String) -> Self {
+        Ctx {
+            t,
+            me: None,
+            csrf: String::new(),
+            inbox: 0,
+            title,
+            head_pos: 0,
+            is_admin: false,
+        }
+    }
+
+    /// A fresh idempotency key for a rendered form.
+    pub fn key(&self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+
+    pub fn me_uid(&self) -> UserId {
+        self.me.as_ref().map(|u| u.id).unwrap_or_default()
+    }
+
+    pub fn me_id(&self) -> String {
+        self.me
+            .as_ref()
+            .map(|u| u.id.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A relative path to return to after login; anything else goes home.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// Translates a validation failure for a form page.
+fn problem(t: &Tr, e: &AppError) -> String {
+    t.t(e.info().key)
+}
+
+// ---------- health ----------
+
+pub async fn healthz(State(app): State<App>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+// ---------- setup ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    ctx: Ctx,
+    token: String,
+    error: Option<String>,
+    form: SetupForm,
+    kinds: [OrgKind; 4],
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    org_name: String,
+    #[serde(default)]
+    org_slug: String,
+    #[serde(default)]
+    org_kind: String,
+    #[serde(default)]
+    org_code: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn setup_form(
+    State(app): State<App>,
+    v: Visitor,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Response> {
+    let token = q.token.unwrap_or_default();
+    if !app.setup_token_valid(&token).await? {
+        return Err(AppError::NotFound);
+    }
+    let form = SetupForm {
+        org_kind: "prefecture".into(),
+        ..Default::default()
+    };
+    Ok(SetupPage {
+        ctx: Ctx::visitor(v.tr, v.tr.t("ui-setup-title")),
+        token,
+        error: None,
+        form,
+        kinds: OrgKind::ALL,
+    }
+    .into_response())
+}
+
+pub async fn setup_submit(
+    State(app): State<App>,
+    v: Visitor,
+    Form(f): Form<SetupForm>,
+) -> AppResult<Response> {
+    let input = SetupInput {
+        org_name: f.org_name.clone(),
+        org_slug: f.org_slug.clone(),
+        org_kind: f.org_kind.clone(),
+        org_code: f.org_code.clone(),
+        login: f.login.clone(),
+        display_name: f.display_name.clone(),
+        password: f.password.clone(),
+    };
+    match app.complete_setup(&f.token, input).await {
+        Ok(_) => Ok(Redirect::to("/login?setup=done").into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let page = SetupPage {
+                ctx: Ctx::visitor(v.tr, v.tr.t("ui-setup-title")),
+                token: f.token.clone(),
+                error: Some(problem(&v.tr, &e)),
+                form: SetupForm {
+                    password: String::new(),
+                    ..f
+                },
+                kinds: OrgKind::ALL,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---------- login ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    next: String,
+    login: String,
+    error: Option<String>,
+    notice: Option<String>,
+    pre: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    setup: Option<String>,
+    activated: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    pre: String,
+}
+
+fn pre_token(jar: &CookieJar) -> (String, Option<Cookie<'static>>) {
+    match jar.get(PRE_CSRF_COOKIE) {
+        Some(c) if c.value().len() == 64 => (c.value().to_string(), None),
+        _ => {
+            let t = random_token();
+            let c = Cookie::build((PRE_CSRF_COOKIE, t.clone()))
+                .http_only(true)
+                .same_site(axum_extra::extract::cookie::SameSite::Strict)
+                .path("/")
+                .build();
+            (t, Some(c))
+        }
+    }
+}
+
+pub async fn login_form(
+    v: Visitor,
+    jar: CookieJar,
+    MaybeSession(s): MaybeSession,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if s.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    let notice = if q.setup.is_some() {
+        Some(v.tr.t("ui-setup-done"))
+    } else if q.activated.is_some() {
+        Some(v.tr.t("ui-activated"))
+    } else {
+        None
+    };
+    let (pre, cookie) = pre_token(&jar);
+    let page = LoginPage {
+        ctx: Ctx::visitor(v.tr, v.tr.t("ui-login")),
+        next,
+        login: String::new(),
+        error: None,
+        notice,
+        pre,
+    };
+    match cookie {
+        Some(c) => (jar.add(c), page).into_response(),
+        None => page.into_response(),
+    }
+}
+
+pub async fn login_submit(
+    State(app): State<App>,
+    v: Visitor,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> AppResult<Response> {
+    let next = safe_next(Some(&f.next));
+    let (pre, cookie) = pre_token(&jar);
+    if cookie.is_some() || f.pre != pre {
+        // A login form from another site, or cookies are off.
+        let page = LoginPage {
+            ctx: Ctx::visitor(v.tr, v.tr.t("ui-login")),
+            next,
+            login: f.login,
+            error: Some(v.tr.t("err-csrf-login")),
+            notice: None,
+            pre,
+        };
+        let jar = match cookie {
+            Some(c) => jar.add(c),
+            None => jar,
+        };
+        return Ok((StatusCode::FORBIDDEN, jar, page).into_response());
+    }
+    match app
+        .login(&f.login, f.password, &v.address, &v.user_agent)
+        .await
+    {
+        Ok(done) => {
+            let mut jar = jar.add(session_cookie(done.token, app.config.secure_cookies));
+            if let Some(l) = done.user.lang {
+                jar = jar.add(lang_cookie(l));
+            }
+            Ok((jar, Redirect::to(&next)).into_response())
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::TooManyRequests)) => {
+            let status = e.status();
+            let page = LoginPage {
+                ctx: Ctx::visitor(v.tr, v.tr.t("ui-login")),
+                next,
+                login: f.login,
+                error: Some(problem(&v.tr, &e)),
+                notice: None,
+                pre,
+            };
+            Ok((status, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(app): State<App>,
+    s: Session,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.logout(&s.actor).await?;
+    Ok((
+        jar.remove(Cookie::build(super::SESSION_COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response())
+}
+
+// ---------- activation ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "activate.html")]
+struct ActivatePage {
+    ctx: Ctx,
+    user: User,
+    token: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ActivateForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+}
+
+pub async fn activate_form(
+    State(app): State<App>,
+    v: Visitor,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let user = app.link_user(&token).await?;
+    Ok(ActivatePage {
+        ctx: Ctx::visitor(v.tr, v.tr.t("ui-activate-title")),
+        user,
+        token,
+        error: None,
+    }
+    .into_response())
+}
+
+pub async fn activate_submit(
+    State(app): State<App>,
+    v: Visitor,
+    Path(token): Path<String>,
+    Form(f): Form<ActivateForm>,
+) -> AppResult<Response> {
+    let user = app.link_user(&token).await?;
+    let result = if f.password != f.password2 {
+        Err(AppError::Invalid(Invalid::new(
+            "password2",
+            "err-password-mismatch",
+        )))
+    } else {
+        app.redeem_link(&token, &f.password).await
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/login?activated=1").into_response()),
+        Err(e @ AppError::Invalid(_)) => {
+            let page = ActivatePage {
+                ctx: Ctx::visitor(v.tr, v.tr.t("ui-activate-title")),
+                user,
+                token,
+                error: Some(problem(&v.tr, &e)),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---------- home: the room list ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: Ctx,
+    rooms: Vec<RoomSummary>,
+}
+
+pub async fn home(State(app): State<App>, MaybeSession(s): MaybeSession) -> AppResult<Response> {
+    let Some(s) = s else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let rooms = app.rooms(&s.actor).await?;
+    Ok(HomePage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-rooms")).await?,
+        rooms,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RoomCreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idem: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    invite: String,
+}
+
+/// Replies to a write: JSON for scripts, a 303 to `to` for forms.
+fn written(headers: &HeaderMap, to: String, json: serde_json::Value) -> Response {
+    if wants_json(headers, "") {
+        (StatusCode::OK, Json(json)).into_response()
+    } else {
+        Redirect::to(&to).into_response()
+    }
+}
+
+pub async fn room_create(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<RoomCreateForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let key = idem_key(&headers, Some(&f.idem))?;
+    let w = app
+        .create_room(&s.actor, &f.name, &f.description, &f.invite, key)
+        .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{}", w.value),
+        serde_json::json!({"room_id": w.value, "replayed": w.replayed}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct DirectForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+}
+
+pub async fn direct_open(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<DirectForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let rid = app.open_direct(&s.actor, &f.login).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{rid}"),
+        serde_json::json!({"room_id": rid}),
+    ))
+}
+
+// ---------- a room ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "room.html")]
+struct RoomTemplate {
+    ctx: Ctx,
+    p: RoomPage,
+    reply: Option<Message>,
+    title: String,
+}
+
+impl RoomTemplate {
+    fn body(&self, m: &Message) -> String {
+        message_html(&m.body)
+    }
+    fn member_count(&self) -> i64 {
+        self.p.members.len() as i64
+    }
+    /// Whether member `i` is the first of their organisation in the list.
+    fn org_starts(&self, i: impl std::borrow::Borrow<usize>) -> bool {
+        let i = *i.borrow();
+        i == 0
+            || self.p.members.get(i - 1).map(|m| m.org_id)
+                != self.p.members.get(i).map(|m| m.org_id)
+    }
+}
+
+/// One message as HTML, for the page and for live events.
+#[derive(Template)]
+#[template(path = "_message.html")]
+pub struct MessageFragment<'a> {
+    pub t: &'a Tr,
+    pub m: &'a Message,
+    pub me: UserId,
+    pub csrf: &'a str,
+    pub archived: bool,
+}
+
+impl MessageFragment<'_> {
+    fn body(&self, m: &Message) -> String {
+        message_html(&m.body)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoomQuery {
+    before: Option<i64>,
+    reply: Option<String>,
+}
+
+fn room_title(t: &Tr, room: &crate::store::Room, peer: Option<&str>) -> String {
+    match room.kind {
+        RoomKind::Direct => peer
+            .map(|p| t.t1("ui-dm-with", "name", p))
+            .unwrap_or_else(|| t.t("ui-dm")),
+        RoomKind::OrgInbox => t.t1("ui-org-inbox-of", "name", &room.name),
+        RoomKind::Group => room.name.clone(),
+    }
+}
+
+pub async fn room_page(
+    State(app): State<App>,
+    s: Session,
+    Path(room): Path<String>,
+    Query(q): Query<RoomQuery>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let ctx_head = app.live.head();
+    let p = app.room_page(&s.actor, room, q.before).await?;
+    let reply = match q.reply.as_deref().map(parse_id::<MessageId>) {
+        Some(Ok(mid)) => app.message(&s.actor, room, mid).await.ok(),
+        _ => None,
+    };
+    let title = room_title(&s.tr, &p.room, p.peer_name.as_deref());
+    let mut ctx = Ctx::new(&app, &s, title.clone()).await?;
+    ctx.head_pos = ctx_head;
+    Ok(RoomTemplate {
+        ctx,
+        p,
+        reply,
+        title,
+    }
+    .into_response())
+}
+
+pub async fn message_link(
+    State(app): State<App>,
+    s: Session,
+    Path((room, msg)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let msg: MessageId = parse_id(&msg)?;
+    let m = app.message(&s.actor, room, msg).await?;
+    // Show the message with some context after it.
+    let before = m.pos + 1;
+    let page = app
+        .store
+        .messages_before(room, None, crate::app::PAGE)
+        .await?;
+    let on_first_page = page.first().is_some_and(|f| f.pos <= m.pos);
+    let to = if on_first_page {
+        format!("/rooms/{room}#m-{msg}")
+    } else {
+        format!("/rooms/{room}?before={}#m-{msg}", before + 10)
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PostForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idem: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    reply_to: String,
+}
+
+pub async fn message_post(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<PostForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let key = idem_key(&headers, Some(&f.idem))?;
+    let reply_to = if f.reply_to.is_empty() {
+        None
+    } else {
+        Some(
+            f.reply_to
+                .parse::<MessageId>()
+                .map_err(|_| AppError::BadRequest("err-reply-other-room"))?,
+        )
+    };
+    let w = app.post(&s.actor, room, &f.body, reply_to, key).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}#m-{}", w.value),
+        serde_json::json!({"message_id": w.value, "room_id": room, "replayed": w.replayed}),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message_edit.html")]
+struct EditPage {
+    ctx: Ctx,
+    room: RoomId,
+    m: Message,
+}
+
+pub async fn message_edit_form(
+    State(app): State<App>,
+    s: Session,
+    Path((room, msg)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let m = app.message(&s.actor, room, parse_id(&msg)?).await?;
+    if m.author_id != s.actor.user.id || m.deleted {
+        return Err(AppError::Forbidden);
+    }
+    Ok(EditPage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-edit-message")).await?,
+        room,
+        m,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn message_edit(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path((room, msg)): Path<(String, String)>,
+    Form(f): Form<EditForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let msg: MessageId = parse_id(&msg)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.edit(&s.actor, room, msg, &f.body).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}#m-{msg}"),
+        serde_json::json!({"message_id": msg}),
+    ))
+}
+
+pub async fn message_delete(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path((room, msg)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let msg: MessageId = parse_id(&msg)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.delete(&s.actor, room, msg).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}"),
+        serde_json::json!({"message_id": msg, "deleted": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ReadForm {
+    #[serde(default)]
+    csrf: String,
+    pos: i64,
+}
+
+pub async fn room_read(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<ReadForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.mark_read(&s.actor, room, f.pos).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------- room settings ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "room_settings.html")]
+struct RoomSettingsPage {
+    ctx: Ctx,
+    p: RoomPage,
+    all_orgs: Vec<Org>,
+    title: String,
+}
+
+impl RoomSettingsPage {
+    fn member_count(&self) -> i64 {
+        self.p.members.len() as i64
+    }
+}
+
+pub async fn room_settings(
+    State(app): State<App>,
+    s: Session,
+    Path(room): Path<String>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let p = app.room_page(&s.actor, room, Some(0)).await?;
+    let all_orgs = app.all_orgs().await?;
+    let title = room_title(&s.tr, &p.room, p.peer_name.as_deref());
+    Ok(RoomSettingsPage {
+        ctx: Ctx::new(&app, &s, s.tr.t1("ui-room-settings-of", "name", &title)).await?,
+        p,
+        all_orgs,
+        title,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn room_rename(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<RenameForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let change = RoomChange::Rename(
+        RoomName::parse(&f.name)?,
+        Description::parse(&f.description)?,
+    );
+    app.change_room(&s.actor, room, change).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ArchiveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    archived: String,
+}
+
+pub async fn room_archive(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<ArchiveForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.change_room(
+        &s.actor,
+        room,
+        RoomChange::Archive(f.archived == "1" || f.archived == "true"),
+    )
+    .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    logins: String,
+}
+
+pub async fn room_invite(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<InviteForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.invite(&s.actor, room, &f.logins).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+pub async fn room_remove_member(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path((room, user)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let user: UserId = parse_id(&user)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.change_room(&s.actor, room, RoomChange::RemoveUser(user))
+        .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn room_set_role(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path((room, user)): Path<(String, String)>,
+    Form(f): Form<RoleForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let user: UserId = parse_id(&user)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let role = RoomRole::parse(&f.role)?;
+    app.change_room(&s.actor, room, RoomChange::SetRole(user, role))
+        .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    org: String,
+}
+
+pub async fn room_add_org(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.add_org(&s.actor, room, &f.org).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+pub async fn room_remove_org(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path((room, org)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let org: OrgId = parse_id(&org)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.change_room(&s.actor, room, RoomChange::RemoveOrg(org))
+        .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}/settings"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+pub async fn room_leave(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.change_room(&s.actor, room, RoomChange::RemoveUser(s.actor.user.id))
+        .await?;
+    Ok(written(
+        &headers,
+        "/".into(),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+// ---------- inbox and search ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    ctx: Ctx,
+    items: Vec<InboxItem>,
+}
+
+impl InboxPage {
+    fn kind_key(&self, i: &InboxItem) -> &'static str {
+        match i.kind.as_str() {
+            "mention" => "ui-inbox-mention",
+            "dm" => "ui-inbox-dm",
+            "invite" => "ui-inbox-invite",
+            _ => "ui-inbox-other",
+        }
+    }
+}
+
+pub async fn inbox(State(app): State<App>, s: Session) -> AppResult<Response> {
+    let items = app.inbox(&s.actor).await?;
+    Ok(InboxPage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-inbox")).await?,
+        items,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct InboxReadForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    item: String,
+}
+
+pub async fn inbox_read(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<InboxReadForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let item = if f.item.is_empty() {
+        None
+    } else {
+        Some(parse_id::<InboxId>(&f.item)?)
+    };
+    app.mark_inbox_read(&s.actor, item).await?;
+    Ok(written(
+        &headers,
+        "/inbox".into(),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+struct SearchPage {
+    ctx: Ctx,
+    q: String,
+    hits: Vec<SearchHit>,
+    folded: String,
+}
+
+impl SearchPage {
+    fn hit_count(&self) -> i64 {
+        self.hits.len() as i64
+    }
+
+    fn snippet(&self, h: &SearchHit) -> String {
+        highlight(&h.message.body, &self.folded)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn search(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Response> {
+    let hits = app.search(&s.actor, &q.q).await?;
+    let folded = search_fold(q.q.trim());
+    Ok(SearchPage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-search")).await?,
+        q: q.q,
+        hits,
+        folded,
+    }
+    .into_response())
+}
+
+// ---------- settings ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    ctx: Ctx,
+    sessions: Vec<SessionInfo>,
+    current: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    done: Option<String>,
+}
+
+async fn settings_page(
+    app: &App,
+    s: &Session,
+    notice: Option<String>,
+    error: Option<String>,
+) -> AppResult<SettingsPage> {
+    let sessions = app.my_sessions(&s.actor).await?;
+    Ok(SettingsPage {
+        ctx: Ctx::new(app, s, s.tr.t("ui-settings")).await?,
+        sessions,
+        current: s.actor.session_hash.clone(),
+        notice,
+        error,
+    })
+}
+
+pub async fn settings(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let notice = q.done.map(|_| s.tr.t("ui-saved"));
+    Ok(settings_page(&app, &s, notice, None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    new2: String,
+}
+
+pub async fn settings_password(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let result = if f.new != f.new2 {
+        Err(AppError::Invalid(Invalid::new(
+            "new2",
+            "err-password-mismatch",
+        )))
+    } else {
+        app.change_password(&s.actor, f.current, &f.new).await
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/settings?done=1").into_response()),
+        Err(e @ AppError::Invalid(_)) => {
+            let page = settings_page(&app, &s, None, Some(problem(&s.tr, &e))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: String,
+}
+
+pub async fn settings_language(
+    State(app): State<App>,
+    s: Session,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(f): Form<LangForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.set_language(&s.actor, &f.lang).await?;
+    let lang = Lang::parse(&f.lang)?;
+    Ok((jar.add(lang_cookie(lang)), Redirect::to("/settings?done=1")).into_response())
+}
+
+pub async fn settings_end_session(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.end_my_session(&s.actor, &id).await?;
+    Ok(written(
+        &headers,
+        "/settings?done=1".into(),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+// ---------- administration ----------
+
+pub async fn admin_home(s: Session) -> AppResult<Response> {
+    if !s.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_orgs.html")]
+struct AdminOrgsPage {
+    ctx: Ctx,
+    orgs: Vec<Org>,
+    can_create: bool,
+    kinds: [OrgKind; 4],
+    error: Option<String>,
+}
+
+pub async fn admin_orgs(State(app): State<App>, s: Session) -> AppResult<Response> {
+    let orgs = app.admin_orgs(&s.actor).await?;
+    let can_create = s.actor.user.role == Role::DeploymentAdmin;
+    Ok(AdminOrgsPage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-organisations")).await?,
+        orgs,
+        can_create,
+        kinds: OrgKind::ALL,
+        error: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct OrgCreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn admin_org_create(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<OrgCreateForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    match app
+        .create_org(&s.actor, &f.name, &f.slug, &f.kind, &f.code)
+        .await
+    {
+        Ok(org) => Ok(written(
+            &headers,
+            "/admin/orgs".into(),
+            serde_json::json!({"org_id": org.id}),
+        )),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) if !wants_json(&headers, "") => {
+            let orgs = app.admin_orgs(&s.actor).await?;
+            let page = AdminOrgsPage {
+                ctx: Ctx::new(&app, &s, s.tr.t("ui-organisations")).await?,
+                orgs,
+                can_create: true,
+                kinds: OrgKind::ALL,
+                error: Some(problem(&s.tr, &e)),
+            };
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct AdminUsersPage {
+    ctx: Ctx,
+    orgs: Vec<Org>,
+    users: Vec<User>,
+    org_filter: String,
+    deployment_admin: bool,
+    error: Option<String>,
+    link: Option<IssuedLink>,
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    org: String,
+}
+
+async fn users_page(
+    app: &App,
+    s: &Session,
+    org: &str,
+    error: Option<String>,
+    link: Option<IssuedLink>,
+) -> AppResult<AdminUsersPage> {
+    let orgs = app.admin_orgs(&s.actor).await?;
+    let filter = if org.is_empty() {
+        None
+    } else {
+        Some(parse_id::<OrgId>(org)?)
+    };
+    let users = app.users_of(&s.actor, filter).await?;
+    Ok(AdminUsersPage {
+        ctx: Ctx::new(app, s, s.tr.t("ui-users")).await?,
+        orgs,
+        users,
+        org_filter: org.to_string(),
+        deployment_admin: s.actor.user.role == Role::DeploymentAdmin,
+        error,
+        link,
+    })
+}
+
+pub async fn admin_users(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<UsersQuery>,
+) -> AppResult<Response> {
+    Ok(users_page(&app, &s, &q.org, None, None)
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UserCreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    lang: String,
+}
+
+pub async fn admin_user_create(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<UserCreateForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let input = NewUserInput {
+        org: f.org.clone(),
+        login: f.login,
+        display_name: f.display_name,
+        email: f.email,
+        role: f.role,
+        lang: f.lang,
+    };
+    match app.create_user(&s.actor, input).await {
+        Ok(link) if wants_json(&headers, "") => Ok(Json(
+            serde_json::json!({"user_id": link.user.id, "activation_url": link.url}),
+        )
+        .into_response()),
+        Ok(link) => Ok(users_page(&app, &s, "", None, Some(link))
+            .await?
+            .into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) if !wants_json(&headers, "") => {
+            let page = users_page(&app, &s, "", Some(problem(&s.tr, &e)), None).await?;
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn admin_user_reset(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let link = app.reset_password(&s.actor, parse_id(&user)?).await?;
+    if wants_json(&headers, "") {
+        return Ok(
+            Json(serde_json::json!({"user_id": link.user.id, "reset_url": link.url}))
+                .into_response(),
+        );
+    }
+    Ok(users_page(&app, &s, "", None, Some(link))
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    active: String,
+}
+
+pub async fn admin_user_active(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Form(f): Form<ActiveForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.set_user_active(
+        &s.actor,
+        parse_id(&user)?,
+        f.active == "1" || f.active == "true",
+    )
+    .await?;
+    Ok(written(
+        &headers,
+        "/admin/users".into(),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+pub async fn admin_user_role(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    app.set_user_role(&s.actor, parse_id(&user)?, &f.role)
+        .await?;
+    Ok(written(
+        &headers,
+        "/admin/users".into(),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+pub async fn admin_user_end_sessions(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let n = app.end_user_sessions(&s.actor, parse_id(&user)?).await?;
+    Ok(written(
+        &headers,
+        "/admin/users".into(),
+        serde_json::json!({"ended": n}),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    ctx: Ctx,
+    rows: Vec<AuditRecord>,
+    action: String,
+    login: String,
+    next_before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    login: String,
+    before: Option<i64>,
+}
+
+pub async fn admin_audit(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
+    let rows = app
+        .audit_log(
+            &s.actor,
+            AuditFilter {
+                org_id: None,
+                action: Some(q.action.clone()),
+                user_login: Some(q.login.clone()),
+                before: q.before,
+                limit: 100,
+            },
+        )
+        .await?;
+    let next_before = (rows.len() == 100)
+        .then(|| rows.last().map(|r| r.at))
+        .flatten();
+    Ok(AuditPage {
+        ctx: Ctx::new(&app, &s, s.tr.t("ui-audit")).await?,
+        rows,
+        action: q.action,
+        login: q.login,
+        next_before,
+    }
+    .into_response())
+}
+
+// ---------- small JSON endpoints for the page script ----------
+
+/// The session's CSRF token (the outbox fetches it after logging in again).
+pub async fn api_session(s: Session) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "user_id": s.actor.user.id,
+        "login": s.actor.user.login,
+        "csrf": s.csrf,
+    }))
+}
+
+/// Unread inbox items and unread messages per room.
+pub async fn api_counts(State(app): State<App>, s: Session) -> AppResult<Json<serde_json::Value>> {
+    let inbox = app.inbox_unread(s.actor.user.id).await?;
+    let rooms = app.rooms(&s.actor).await?;
+    let unread: serde_json::Map<String, serde_json::Value> = rooms
+        .iter()
+        .map(|r| (r.room.id.to_string(), serde_json::json!(r.unread)))
+        .collect();
+    Ok(Json(serde_json::json!({"inbox": inbox, "rooms": unread})))
+}

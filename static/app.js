@@ -1,0 +1,312 @@
+// Sonae page script. Everything works without it; with it: live updates over one shared
+// stream per browser, an outbox that never throws typed text away, and an offline shell.
+"use strict";
+(() => {
+  const body = document.body;
+  const me = body.dataset.me;
+  if (!me) return; // not logged in: nothing to enhance
+  const T = body.dataset;
+  let csrf = body.dataset.csrf;
+  let lastPos = Number(body.dataset.pos || 0);
+  const roomEl = document.getElementById("room");
+  const currentRoom = roomEl ? roomEl.dataset.room : null;
+  const status = document.getElementById("live-status");
+  const say = (text) => { if (status) status.textContent = text; };
+
+  // ---------- helpers ----------
+  const randomKey = () => {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return "js-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  };
+  const setCsrf = (value) => {
+    csrf = value;
+    body.dataset.csrf = value;
+    document.querySelectorAll('input[name="csrf"]').forEach((i) => { i.value = value; });
+  };
+  const refreshCsrf = async () => {
+    const res = await fetch("/api/v1/session", { headers: { Accept: "application/json" }, redirect: "manual", cache: "no-store" });
+    if (res.status !== 200) return false;
+    const j = await res.json();
+    setCsrf(j.csrf);
+    return true;
+  };
+
+  // ---------- counts, title, badges ----------
+  const bell = document.getElementById("inbox-count");
+  const setInbox = (n) => {
+    if (bell) { bell.textContent = String(n); bell.dataset.count = String(n); }
+    const base = T.title || document.title.replace(/^\(\d+\) /, "");
+    document.title = n > 0 ? `(${n}) ${base}` : base;
+  };
+  const refreshCounts = async () => {
+    try {
+      const res = await fetch("/api/v1/counts", { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (!res.ok) return;
+      const j = await res.json();
+      setInbox(j.inbox);
+      document.querySelectorAll(".room-item").forEach((li) => {
+        const n = j.rooms[li.dataset.room] || 0;
+        const b = li.querySelector(".unread");
+        if (b) { b.dataset.count = String(n); b.textContent = n > 0 ? (T.tUnread || "{n}").replace("{n}", String(n)) : ""; }
+      });
+    } catch (_) { /* offline: counts catch up later */ }
+  };
+
+  // ---------- applying live entries ----------
+  let readTimer = null;
+  const markRead = (pos) => {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => {
+      const data = new URLSearchParams({ csrf, pos: String(pos) });
+      fetch(`/rooms/${currentRoom}/read`, { method: "POST", body: data, headers: { Accept: "application/json" } }).catch(() => {});
+    }, 500);
+  };
+  const fromHtml = (html) => {
+    const t = document.createElement("template");
+    t.innerHTML = html.trim();
+    return t.content.firstElementChild;
+  };
+  const apply = (e) => {
+    if (e.pos <= lastPos) return;
+    lastPos = e.pos;
+    const list = document.getElementById("messages");
+    const inRoom = currentRoom && e.room_id === currentRoom && list;
+    if (inRoom && e.html && (e.kind === "message_new" || e.kind === "message_edited" || e.kind === "message_deleted")) {
+      const el = fromHtml(e.html);
+      const old = document.getElementById(`m-${e.message_id}`);
+      if (old) old.replaceWith(el);
+      else if (e.kind === "message_new") {
+        document.getElementById("no-messages")?.remove();
+        list.appendChild(el);
+        if (document.visibilityState === "visible") markRead(e.pos);
+      }
+      return;
+    }
+    if (e.kind === "message_new" && e.author_id !== me) {
+      const li = document.querySelector(`.room-item[data-room="${e.room_id}"]`);
+      if (li) {
+        li.parentElement.prepend(li);
+        refreshCounts();
+      }
+    }
+    if (e.kind === "inbox") refreshCounts();
+    if ((e.kind === "member_added" || e.kind === "member_removed") && e.user_id === me) {
+      if (document.getElementById("room-list")) location.reload();
+      if (e.kind === "member_removed" && e.room_id === currentRoom) location.reload();
+    }
+    if (e.kind === "room_updated" && e.room_id === currentRoom && !document.getElementById("body")?.value) location.reload();
+  };
+  const onEvent = (type, data) => {
+    if (type === "entry") apply(data);
+    else if (type === "resync") location.reload();
+    else if (type === "logout") say(T.tRelogin);
+  };
+
+  // ---------- one live stream per browser ----------
+  // The leader tab (a Web Lock) holds the EventSource and relays to the others.
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel("sonae-live") : null;
+  if (channel) channel.onmessage = (m) => { if (m.data && m.data.type) onEvent(m.data.type, m.data.data); };
+  const lead = () => {
+    let es = null;
+    let delay = 1000;
+    const open = () => {
+      es = new EventSource(`/events?after=${lastPos}`);
+      for (const type of ["entry", "resync", "logout", "hello", "shutdown"]) {
+        es.addEventListener(type, (ev) => {
+          delay = 1000;
+          let data = {};
+          try { data = JSON.parse(ev.data); } catch (_) { return; }
+          if (type === "shutdown") { es.close(); setTimeout(open, 2000); return; }
+          if (type === "logout") { es.close(); }
+          onEvent(type, data);
+          if (channel && type !== "hello") channel.postMessage({ type, data });
+        });
+      }
+      es.onerror = () => {
+        // EventSource gives up on a non-200 answer; reconnect ourselves from the last position.
+        if (es.readyState === EventSource.CLOSED) {
+          setTimeout(open, delay);
+          delay = Math.min(delay * 2, 30000);
+        }
+      };
+    };
+    open();
+    return new Promise(() => {}); // hold the lock for the life of this tab
+  };
+  if (navigator.locks && channel) navigator.locks.request("sonae-live-leader", lead);
+  else lead();
+
+  // ---------- the outbox ----------
+  const DB = "sonae";
+  const STORE = "outbox";
+  const db = new Promise((resolve, reject) => {
+    if (!("indexedDB" in window)) { reject(new Error("no IndexedDB")); return; }
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "key" });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const tx = async (mode, fn) => {
+    const d = await db;
+    return new Promise((resolve, reject) => {
+      const t = d.transaction(STORE, mode);
+      const r = fn(t.objectStore(STORE));
+      t.oncomplete = () => resolve(r && r.result);
+      t.onerror = () => reject(t.error);
+    });
+  };
+  const all = () => tx("readonly", (s) => s.getAll());
+  const put = (item) => tx("readwrite", (s) => s.put(item));
+  const del = (key) => tx("readwrite", (s) => s.delete(key));
+
+  const outbox = document.getElementById("outbox");
+  const outboxList = document.getElementById("outbox-list");
+  const outboxTitle = document.getElementById("outbox-title");
+  const render = async () => {
+    if (!outbox) return;
+    const items = (await all()).filter((i) => i.room === currentRoom).sort((a, b) => a.created - b.created);
+    outbox.hidden = items.length === 0;
+    outboxTitle.textContent = `${T.tOutbox} ${items.length}${document.documentElement.lang === "ja" ? "件" : ""}`;
+    outboxList.replaceChildren(...items.map((i) => {
+      const li = document.createElement("li");
+      li.className = `outbox-item ${i.state}`;
+      li.dataset.key = i.key;
+      const text = document.createElement("p");
+      text.className = "body";
+      text.textContent = i.body;
+      const st = document.createElement("p");
+      st.className = "state";
+      st.textContent = i.state === "failed" ? `${T.tFailed}: ${i.error || ""}` : i.state === "auth" ? T.tRelogin : T.tSending;
+      li.append(text, st);
+      if (i.state === "auth") {
+        const a = document.createElement("a");
+        a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+        a.target = "_blank";
+        a.textContent = T.tLogin;
+        li.append(a);
+      }
+      const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.onclick = fn; li.append(b); };
+      if (i.state === "failed") {
+        btn(T.tRetry, async () => { i.state = "queued"; await put(i); render(); pump(); });
+        btn(T.tEdit, async () => { const box = document.getElementById("body"); if (box) box.value = i.body; await del(i.key); render(); });
+        btn(T.tDiscard, async () => { await del(i.key); render(); });
+      }
+      return li;
+    }));
+  };
+
+  let pumping = false;
+  let backoff = 2000;
+  let retryTimer = null;
+  const sendOne = async (i) => {
+    const data = new URLSearchParams({ csrf, idem: i.key, body: i.body, reply_to: i.reply_to || "" });
+    let res;
+    try {
+      res = await fetch(`/rooms/${i.room}/messages`, {
+        method: "POST",
+        body: data,
+        headers: { Accept: "application/json", "Idempotency-Key": i.key },
+        redirect: "manual",
+        cache: "no-store",
+      });
+    } catch (_) {
+      return "retry"; // offline or the server is down
+    }
+    if (res.ok) { await del(i.key); return "sent"; }
+    if (res.status === 401 || res.type === "opaqueredirect" || res.status === 0) {
+      i.state = "auth"; await put(i); return "auth";
+    }
+    if (res.status === 403 && !i.csrfRetried) {
+      // A stale CSRF token (cached page, new login): fetch the current one and try again.
+      i.csrfRetried = true;
+      if (await refreshCsrf()) return "again";
+      i.state = "auth"; await put(i); return "auth";
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      let msg = String(res.status);
+      try { msg = (await res.json()).error.message; } catch (_) { /* keep the status */ }
+      i.state = "failed"; i.error = msg; await put(i); return "failed";
+    }
+    return "retry";
+  };
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    clearTimeout(retryTimer);
+    try {
+      const run = async () => {
+        let items = (await all()).filter((i) => i.state === "queued" || i.state === "auth").sort((a, b) => a.created - b.created);
+        if (items.some((i) => i.state === "auth")) {
+          if (!(await refreshCsrf())) { render(); retryTimer = setTimeout(pump, 3000); return; }
+          for (const i of items) { if (i.state === "auth") { i.state = "queued"; i.csrfRetried = false; await put(i); } }
+          items = (await all()).filter((i) => i.state === "queued").sort((a, b) => a.created - b.created);
+        }
+        for (const i of items) {
+          let r = await sendOne(i);
+          if (r === "again") r = await sendOne(i);
+          if (r === "retry") { retryTimer = setTimeout(pump, backoff); backoff = Math.min(backoff * 2, 30000); return; }
+          if (r === "auth") { retryTimer = setTimeout(pump, 3000); return; }
+        }
+        backoff = 2000;
+      };
+      if (navigator.locks) await navigator.locks.request("sonae-outbox", run);
+      else await run();
+    } finally {
+      pumping = false;
+      render();
+    }
+  };
+
+  const composer = document.getElementById("composer");
+  const box = document.getElementById("body");
+  if (composer && box) {
+    composer.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const text = box.value;
+      if (!text.trim()) { box.focus(); return; }
+      const replyTo = document.getElementById("reply-to");
+      const item = { key: randomKey(), room: currentRoom, body: text, reply_to: replyTo ? replyTo.value : "", created: Date.now(), state: "queued" };
+      try {
+        await put(item);
+      } catch (_) {
+        composer.submit(); // no IndexedDB: fall back to the plain form
+        return;
+      }
+      box.value = "";
+      if (replyTo) replyTo.value = "";
+      const replying = document.getElementById("replying");
+      if (replying) replying.hidden = true;
+      await render();
+      pump();
+    });
+    box.addEventListener("keydown", (ev) => {
+      // Ctrl/⌘+Enter sends; never while a Japanese IME is composing.
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    // Replying without a page load.
+    document.getElementById("messages")?.addEventListener("click", (ev) => {
+      const a = ev.target.closest("a.reply-link");
+      if (!a) return;
+      ev.preventDefault();
+      const replyTo = document.getElementById("reply-to");
+      const replying = document.getElementById("replying");
+      const msg = a.closest(".msg");
+      if (replyTo) replyTo.value = a.dataset.reply;
+      if (replying && msg) {
+        replying.hidden = false;
+        replying.textContent = `↩ ${msg.querySelector(".author")?.textContent || ""}: ${(msg.querySelector(".body")?.textContent || "").slice(0, 80)}`;
+      }
+      box.focus();
+    });
+  }
+  window.addEventListener("online", () => { say(T.tOnline); pump(); refreshCounts(); });
+  window.addEventListener("offline", () => say(T.tOffline));
+  db.then(() => { render(); pump(); }).catch(() => {});
+
+  // ---------- the offline shell ----------
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+})();
