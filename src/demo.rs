@@ -4,7 +4,7 @@ use crate::app::App;
 use crate::clock::SystemClock;
 use crate::config::{Config, DbArgs};
 use crate::domain::*;
-use crate::store::{AuditRecord, Idem, NewMessage, NewOrg, NewUser, RoomChange, millis};
+use crate::store::{AuditRecord, Idem, NewMessage, NewOrg, NewRoom, NewUser, RoomChange, millis};
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "sonae-demo-2026";
@@ -91,7 +91,7 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
             crate::store::NewLink {
                 token_hash: crate::app::token_hash(&setup),
                 purpose: "setup",
-                expires_at: start + 3600_000,
+                expires_at: start + 3_600_000,
             },
             start,
         )
@@ -259,12 +259,14 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
     t += 60_000;
     let room = store
         .create_room(
-            pref_info.id,
-            v(RoomName::parse("県・市町 情報担当"))?,
-            v(Description::parse(
-                "三重県と29市町の防災情報担当の連絡室。要確認の依頼はここで行います。",
-            ))?,
-            info_users.clone(),
+            NewRoom {
+                owner: pref_info.id,
+                name: v(RoomName::parse("県・市町 情報担当"))?,
+                description: v(Description::parse(
+                    "三重県と29市町の防災情報担当の連絡室。要確認の依頼はここで行います。",
+                ))?,
+                invite: info_users.clone(),
+            },
             Idem {
                 user_id: pref_info.id,
                 key: v(IdemKey::parse("demo-room-info"))?,
@@ -311,7 +313,7 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
             anyhow::Ok(w.value)
         }
     };
-    let hour = 3600_000;
+    let hour = 3_600_000;
     let mut at = start + 2 * hour;
     let first = post(pref_info.id, room, "【訓練】本日 10:00 から県の情報伝達訓練を行います。各市町の担当者は、このルームで受信したことを返信してください。", None, at).await?;
     for (k, (name, info)) in muni_info.iter().enumerate().take(12) {

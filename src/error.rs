@@ -22,6 +22,8 @@ pub enum AppError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    #[error("request body too large")]
+    TooLarge,
     #[error("too many attempts")]
     TooManyRequests,
     #[error("service unavailable")]
@@ -51,6 +53,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,6 +68,7 @@ impl AppError {
             AppError::Forbidden => ("forbidden", "err-forbidden", None),
             AppError::NotFound => ("not_found", "err-not-found", None),
             AppError::Conflict(k) => ("conflict", *k, None),
+            AppError::TooLarge => ("too_large", "err-too-large", None),
             AppError::TooManyRequests => ("too_many_requests", "err-throttled", None),
             AppError::Unavailable => ("unavailable", "err-unavailable", None),
             AppError::Internal(_) => ("internal", "err-internal", None),

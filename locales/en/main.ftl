@@ -1,6 +1,7 @@
 # Sonae — English
 err-bad-credentials = Wrong login ID or password.
 err-bad-form = The form could not be read. Reload the page and try again.
+err-bad-utf8 = The text is not valid UTF-8.
 err-bad-password = Your current password is not correct.
 err-conflict = This already exists.
 err-control-chars = The text contains control characters that are not allowed.
@@ -81,6 +82,7 @@ ui-deleted-message = This message was deleted
 ui-deployment-admin = Deployment admin (the first account)
 ui-deployment-org = Operating organisation
 ui-device = Device
+ui-device-unknown = Unknown device
 ui-display-name = Display name
 ui-dm = Direct
 ui-dm-with = Direct messages with { $name }
@@ -88,7 +90,7 @@ ui-edit = Edit
 ui-edit-message = Edit message
 ui-edited = edited
 ui-email-optional = E-mail (optional)
-ui-end-session = Log out this device
+ui-end-session = Log out
 ui-end-sessions-of = Log out { $name } everywhere
 ui-error-title = Something went wrong
 ui-filter = Filter

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::store::{
-    Entry, Idem, InboxItem, Member, Message, NewMessage, Room, RoomChange, RoomSummary, SearchHit,
-    Written,
+    Entry, Idem, InboxItem, Member, Message, NewMessage, NewRoom, Room, RoomChange, RoomSummary,
+    SearchHit, Written,
 };
 use std::collections::HashSet;
 
@@ -96,10 +96,12 @@ impl App {
         let w = self
             .store
             .create_room(
-                actor.user.id,
-                name,
-                description,
-                invitees.iter().map(|u| u.id).collect(),
+                NewRoom {
+                    owner: actor.user.id,
+                    name,
+                    description,
+                    invite: invitees.iter().map(|u| u.id).collect(),
+                },
                 idem,
                 self.now(),
                 audit,

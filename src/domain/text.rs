@@ -79,7 +79,7 @@ impl LoginId {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let s = raw.trim().to_ascii_lowercase();
         let n = s.chars().count();
-        if n < 3 || n > 64 {
+        if !(3..=64).contains(&n) {
             return Err(Invalid::new("login", "err-login-format"));
         }
         if !s

@@ -299,6 +299,15 @@ pub struct NewMessage {
     pub mentions: Vec<UserId>,
 }
 
+/// A new group room.
+#[derive(Debug, Clone)]
+pub struct NewRoom {
+    pub owner: UserId,
+    pub name: RoomName,
+    pub description: Description,
+    pub invite: Vec<UserId>,
+}
+
 /// A new session.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -459,13 +468,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<u64>;
 
     // --- rooms ---
-    /// Creates a group room owned by `owner`, with invited users (who get an inbox item).
+    /// Creates a group room; invited users get an inbox item.
     async fn create_room(
         &self,
-        owner: UserId,
-        name: RoomName,
-        description: Description,
-        invite: Vec<UserId>,
+        room: NewRoom,
         idem: Idem,
         now: Millis,
         audit: AuditRecord,

@@ -337,6 +337,17 @@ async fn idem_lookup(tx: &mut Tx<'_>, idem: &Idem) -> StoreResult<Option<String>
     )
 }
 
+/// The id stored for a key, which must be of the same kind of write.
+fn idem_result<T: FromStr>(stored: &str, kind: &str) -> StoreResult<T> {
+    stored
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|id| id.parse().ok())
+        .ok_or(StoreError::Refused(
+            "idempotency key used for another kind of write",
+        ))
+}
+
 async fn idem_store(tx: &mut Tx<'_>, idem: &Idem, result: &str, now: Millis) -> StoreResult<()> {
     sqlx::query("INSERT INTO idempotency (user_id, key, result, created_at) VALUES (?, ?, ?, ?)")
         .bind(idem.user_id.to_string())
@@ -1022,19 +1033,20 @@ impl Store for SqliteStore {
 
     async fn create_room(
         &self,
-        owner: UserId,
-        name: RoomName,
-        description: Description,
-        invite: Vec<UserId>,
+        room: NewRoom,
         idem: Idem,
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<Written<RoomId>> {
+        let NewRoom {
+            owner,
+            name,
+            description,
+            invite,
+        } = room;
         let mut tx = self.writer.begin().await?;
         if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
-            let rid = prev.parse().map_err(|_| {
-                StoreError::Refused("idempotency key used for another kind of write")
-            })?;
+            let rid = idem_result(&prev, "room")?;
             return Ok(Written {
                 value: rid,
                 replayed: true,
@@ -1058,7 +1070,7 @@ impl Store for SqliteStore {
                 insert_inbox(&mut tx, u, "invite", Some(rid), None, Some(owner), now).await?;
             }
         }
-        idem_store(&mut tx, &idem, &rid.to_string(), now).await?;
+        idem_store(&mut tx, &idem, &format!("room:{rid}"), now).await?;
         insert_audit(
             &mut tx,
             &AuditRecord {
@@ -1333,9 +1345,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Written<MessageId>> {
         let mut tx = self.writer.begin().await?;
         if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
-            let mid = prev.parse().map_err(|_| {
-                StoreError::Refused("idempotency key used for another kind of write")
-            })?;
+            let mid = idem_result(&prev, "message")?;
             return Ok(Written {
                 value: mid,
                 replayed: true,
@@ -1442,7 +1452,7 @@ impl Store for SqliteStore {
                 }
             }
         }
-        idem_store(&mut tx, &idem, &mid.to_string(), now).await?;
+        idem_store(&mut tx, &idem, &format!("message:{mid}"), now).await?;
         insert_audit(
             &mut tx,
             &AuditRecord {

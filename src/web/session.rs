@@ -149,14 +149,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(v)) => Ok(Form(v)),
-            Err(axum::extract::rejection::FormRejection::BytesRejection(_)) => {
-                Err(AppError::BadRequest("err-too-large"))
-            }
-            Err(_) => Err(AppError::BadRequest("err-bad-form")),
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::BadRequest("err-bad-form"));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::TooLarge)?;
+        if !form_is_utf8(&bytes) {
+            return Err(AppError::BadRequest("err-bad-utf8"));
+        }
+        serde_urlencoded::from_bytes::<T>(&bytes)
+            .map(Form)
+            .map_err(|_| AppError::BadRequest("err-bad-form"))
     }
+}
+
+/// Whether every name and value of a urlencoded body is valid UTF-8 once decoded
+/// (the standard decoder would silently replace bad bytes).
+fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').all(|pair| {
+        pair.split(|b| *b == b'=').all(|part| {
+            let plus: Vec<u8> = part
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            std::str::from_utf8(&urlencoding::decode_binary(&plus)).is_ok()
+        })
+    })
 }
 
 /// The idempotency key of a write: the form's hidden field, else the `Idempotency-Key` header.

@@ -1,0 +1,13 @@
+//! The one integration-test binary: HTTP tests against the real router on temporary databases.
+
+mod support;
+
+mod accounts;
+mod bad_input;
+
+mod idempotency;
+mod live;
+mod messages;
+mod roles;
+mod rooms;
+mod search;
