@@ -245,7 +245,7 @@
         for (const i of items) {
           let r = await sendOne(i);
           if (r === "again") r = await sendOne(i);
-          if (r === "retry") { retryTimer = setTimeout(pump, backoff); backoff = Math.min(backoff * 2, 30000); return; }
+          if (r === "retry") { retryTimer = setTimeout(pump, backoff); backoff = Math.min(backoff * 2, 10000); return; }
           if (r === "auth") { retryTimer = setTimeout(pump, 3000); return; }
         }
         backoff = 2000;

@@ -1,1 +1,361 @@
-fn main() {}
+//! `sonae-bench`: load figures for the chat core, measured over real HTTP on this machine.
+//!
+//! ```text
+//! cargo run --release --bin sonae-bench -- post   [--posters 16] [--seconds 10]
+//! cargo run --release --bin sonae-bench -- fanout [--subscribers 1000] [--posts 50] [--interval-ms 100]
+//! ```
+//! Each run starts a server on 127.0.0.1 with a fresh SQLite database in a temporary folder
+//! (WAL, synchronous=FULL), creates users and sessions directly, then drives it with HTTP clients.
+
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use sonae::app::{App, token_hash};
+use sonae::clock::{Clock, SystemClock};
+use sonae::config::Config;
+use sonae::domain::*;
+use sonae::store::{AuditRecord, Idem, NewOrg, NewRoom, NewSession, NewUser, millis};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Load figures for Sonae's chat core")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Post throughput: concurrent posters in one room.
+    Post {
+        #[arg(long, default_value_t = 16)]
+        posters: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Fan-out latency: many live subscribers in one room, posts at an interval.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 50)]
+        posts: usize,
+        #[arg(long, default_value_t = 100)]
+        interval_ms: u64,
+    },
+}
+
+struct Bench {
+    base: String,
+    app: App,
+    room: RoomId,
+    tokens: Vec<String>,
+    _dir: tempfile_dir::Dir,
+}
+
+/// A temporary folder removed on drop (no extra crate needed for a bench).
+mod tempfile_dir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn audit(now: i64) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        action: "bench.seed".into(),
+        result: "ok".into(),
+        ..Default::default()
+    }
+}
+
+fn v<T>(r: Result<T, Invalid>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn setup(users: usize) -> anyhow::Result<Bench> {
+    let dir = std::env::temp_dir().join(format!("sonae-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("sonae.db").display());
+    let store = sonae::store::open(&url).await?;
+    store.migrate().await?;
+    let app = App::new(store.clone(), Arc::new(SystemClock), Config::default()).await;
+    let now = millis(SystemClock.now());
+    let org = store
+        .create_org(
+            NewOrg {
+                slug: v(OrgSlug::parse("bench-org"))?,
+                name: v(DisplayName::parse("負荷試験"))?,
+                kind: OrgKind::Other,
+                lg_code: None,
+            },
+            now,
+            audit(now),
+        )
+        .await?;
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..users {
+        let u = store
+            .create_user(
+                NewUser {
+                    org_id: org.id,
+                    login: v(LoginId::parse(&format!("bench{i:05}")))?,
+                    display_name: v(DisplayName::parse(&format!("試験ユーザー{i}")))?,
+                    email: None,
+                    role: Role::Member,
+                    lang: None,
+                    password_hash: None,
+                },
+                None,
+                now,
+                audit(now),
+            )
+            .await?;
+        let token = sonae::app::random_token();
+        store
+            .create_session(
+                NewSession {
+                    id_hash: token_hash(&token),
+                    user_id: u.id,
+                    csrf: format!("csrf{i}"),
+                    user_agent: "bench".into(),
+                    address: "127.0.0.1".into(),
+                },
+                now,
+                audit(now),
+            )
+            .await?;
+        ids.push(u.id);
+        tokens.push(token);
+    }
+    let room = store
+        .create_room(
+            NewRoom {
+                owner: ids[0],
+                name: v(RoomName::parse("負荷試験ルーム"))?,
+                description: v(Description::parse(""))?,
+                invite: ids[1..].to_vec(),
+            },
+            Idem {
+                user_id: ids[0],
+                key: v(IdemKey::parse("bench-room-key"))?,
+            },
+            now,
+            audit(now),
+        )
+        .await?
+        .value;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let serve_app = app.clone();
+    tokio::spawn(async move {
+        let _ = sonae::server::serve_on(serve_app, listener, std::future::pending()).await;
+    });
+    Ok(Bench {
+        base,
+        app,
+        room,
+        tokens,
+        _dir: tempfile_dir::Dir(dir),
+    })
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn post_one(
+    client: &reqwest::Client,
+    b: &Bench,
+    i: usize,
+    body: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    let res = client
+        .post(format!("{}/rooms/{}/messages", b.base, b.room))
+        .header("cookie", format!("sonae_session={}", b.tokens[i]))
+        .header("accept", "application/json")
+        .form(&[
+            ("csrf", format!("csrf{i}")),
+            ("idem", key),
+            ("body", body.to_string()),
+        ])
+        .send()
+        .await?;
+    Ok(res.status())
+}
+
+async fn bench_post(posters: usize, seconds: u64) -> anyhow::Result<()> {
+    let b = Arc::new(setup(posters).await?);
+    println!(
+        "post throughput: {posters} concurrent posters, one room, {seconds} s, SQLite WAL synchronous=FULL"
+    );
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for i in 0..posters {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                match post_one(&client, &b, i, &format!("負荷試験メッセージ {i}-{n}")).await
+                {
+                    Ok(s) if s.is_success() => lat.push(t0.elapsed().as_secs_f64() * 1000.0),
+                    _ => errors += 1,
+                }
+                n += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let stored = b
+        .app
+        .store
+        .messages_before(b.room, None, 10_000_000)
+        .await?
+        .len();
+    println!(
+        "  acknowledged: {} messages in {secs:.1} s = {:.0} messages/s (errors: {errors})",
+        lat.len(),
+        lat.len() as f64 / secs
+    );
+    println!("  stored: {stored}");
+    println!(
+        "  latency ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    Ok(())
+}
+
+async fn bench_fanout(subscribers: usize, posts: usize, interval_ms: u64) -> anyhow::Result<()> {
+    let b = Arc::new(setup(subscribers + 1).await?);
+    println!(
+        "fan-out: {subscribers} live subscribers in one room, {posts} posts {interval_ms} ms apart"
+    );
+    let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    for i in 1..=subscribers {
+        let url = format!("{}/events", b.base);
+        let cookie = format!("sonae_session={}", b.tokens[i]);
+        let tx = tx.clone();
+        let ready = ready_tx.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let Ok(res) = client.get(url).header("cookie", cookie).send().await else {
+                return;
+            };
+            let _ = ready.send(());
+            let mut s = res.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = s.next().await {
+                let now = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    if let Some(at) = block.find("bench-post-") {
+                        let tag: String = block[at..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        let _ = tx.send((tag, now));
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    for _ in 0..subscribers {
+        if tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
+            .await
+            .is_err()
+        {
+            anyhow::bail!("subscribers did not connect in time");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "  connected: {} streams open on the server",
+        b.app.live.subscribers()
+    );
+    let poster = reqwest::Client::new();
+    let collector = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(Some(x)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            got.push(x);
+        }
+        got
+    });
+    for p in 0..posts {
+        let tag = format!("bench-post-{p}");
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("lock"))?
+            .insert(tag.clone(), Instant::now());
+        let status = post_one(&poster, &b, 0, &tag).await?;
+        if !status.is_success() {
+            eprintln!("  post {p} failed: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(interval_ms)).await;
+    }
+    let got = collector.await?;
+    let sent = sent.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    let mut lat: Vec<f64> = got
+        .iter()
+        .filter_map(|(tag, at)| {
+            sent.get(tag)
+                .map(|s0| at.duration_since(*s0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let expected = subscribers * posts;
+    println!(
+        "  delivered: {} of {expected} ({:.2} %)",
+        lat.len(),
+        lat.len() as f64 * 100.0 / expected as f64
+    );
+    println!(
+        "  post→delivery ms: p50 {:.1}  p99 {:.1}  max {:.1}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Post { posters, seconds } => bench_post(posters, seconds).await,
+        Cmd::Fanout {
+            subscribers,
+            posts,
+            interval_ms,
+        } => bench_fanout(subscribers, posts, interval_ms).await,
+    }
+}

@@ -15,9 +15,22 @@ pub struct Server {
 
 impl Server {
     pub async fn start(t: &TestApp) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        Self::start_at(t, "127.0.0.1:0").await
+    }
+
+    /// Starts on a given address (a restart on the same port).
+    pub async fn start_at(t: &TestApp, addr: &str) -> Self {
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("bind {addr}: {e}"),
+            }
+        };
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let app = t.app.clone();

@@ -1,0 +1,386 @@
+//! User journeys in real headless Chromium (Debian's chromium + chromium-driver).
+//! Skipped with a message when the browser is missing, unless SONAE_REQUIRE_BROWSER or CI is set.
+
+use crate::live::Server;
+use crate::support::*;
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use sonae::config::Config;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver process and one browser session (its own profile).
+struct Chrome {
+    driver: Child,
+    pub b: Browser,
+    _profile: tempfile::TempDir,
+}
+
+fn browser_required() -> bool {
+    std::env::var("SONAE_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn find_driver() -> Option<String> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(String::from)
+}
+
+impl Chrome {
+    /// Starts a browser, or returns None (test skipped) when none is installed here.
+    async fn start() -> Option<Chrome> {
+        let Some(driver_path) = find_driver() else {
+            if browser_required() {
+                panic!("chromium-driver is required (SONAE_REQUIRE_BROWSER/CI) but missing");
+            }
+            eprintln!(
+                "SKIPPED: browser test needs Debian's chromium and chromium-driver (bash .ci/test-all.sh installs them)"
+            );
+            return None;
+        };
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+            l.local_addr().expect("addr").port()
+        };
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "prefs": { "intl.accept_languages": "ja" },
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-dev-shm-usage", "--no-first-run", "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,900", "--lang=ja", format!("--user-data-dir={}", profile.path().display())
+                ]
+            }),
+        );
+        let mut last_err = String::new();
+        for _ in 0..50 {
+            match ClientBuilder::rustls()
+                .expect("tls")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(b) => {
+                    return Some(Chrome {
+                        driver,
+                        b,
+                        _profile: profile,
+                    });
+                }
+                Err(e) => {
+                    last_err = e.to_string();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        panic!("could not start a browser session: {last_err}");
+    }
+
+    async fn stop(mut self) {
+        let _ = self.b.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The control labelled `label` (a visible `<label for>`).
+async fn field(b: &Browser, label: &str) -> fantoccini::elements::Element {
+    let l = b
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!(
+            "//label[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("label {label}: {e}"));
+    let id = l.attr("for").await.expect("attr").expect("label has for");
+    b.find(Locator::Id(&id)).await.expect("labelled control")
+}
+
+/// The button whose text is `text`.
+async fn button(b: &Browser, text: &str) -> fantoccini::elements::Element {
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!(
+            "//button[normalize-space()='{text}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("button {text}: {e}"))
+}
+
+async fn login(b: &Browser, base: &str, user: &str) {
+    b.goto(&format!("{base}/login")).await.expect("goto login");
+    field(b, "ログインID")
+        .await
+        .send_keys(user)
+        .await
+        .expect("type login");
+    field(b, "パスワード")
+        .await
+        .send_keys(PASSWORD)
+        .await
+        .expect("type password");
+    button(b, "ログイン").await.click().await.expect("click");
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//a[normalize-space()='ルーム']"))
+        .await
+        .expect("logged in");
+}
+
+/// Waits until the page shows `text`.
+async fn sees(b: &Browser, text: &str, secs: u64) {
+    let xp = format!("//*[contains(normalize-space(.), '{text}')]");
+    b.wait()
+        .at_most(Duration::from_secs(secs))
+        .for_element(Locator::XPath(&xp))
+        .await
+        .unwrap_or_else(|e| panic!("expected to see {text:?}: {e}"));
+}
+
+async fn post_via_ui(b: &Browser, text: &str) {
+    field(b, "メッセージ")
+        .await
+        .send_keys(text)
+        .await
+        .expect("type message");
+    button(b, "送信").await.click().await.expect("send");
+}
+
+#[tokio::test]
+async fn two_users_chat_live_reply_and_search() {
+    let Some(chrome_a) = Chrome::start().await else {
+        return;
+    };
+    let Some(chrome_b) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut api = w.t.login("tsu.info").await;
+    let room = api.room("ブラウザ試験", "toba.info").await;
+    let (a, b) = (&chrome_a.b, &chrome_b.b);
+    login(a, &server.base, "tsu.info").await;
+    login(b, &server.base, "toba.info").await;
+    // Both open the room from the room list.
+    for br in [a, b] {
+        br.find(Locator::XPath(
+            "//a[contains(normalize-space(.), 'ブラウザ試験')]",
+        ))
+        .await
+        .expect("room link")
+        .click()
+        .await
+        .expect("open room");
+        sees(br, "まだメッセージはありません", 10).await;
+    }
+    post_via_ui(a, "第2避難所を開設しました").await;
+    // It appears live in the other user's page, without reloading.
+    sees(b, "第2避難所を開設しました", 10).await;
+    // B replies through the UI.
+    b.find(Locator::XPath("//a[normalize-space()='返信']"))
+        .await
+        .expect("reply link")
+        .click()
+        .await
+        .expect("reply");
+    post_via_ui(b, "了解しました").await;
+    sees(a, "了解しました", 10).await;
+    sees(a, "tsu.info さん への返信", 10).await;
+    // Search through the UI finds a two-character word.
+    let q = field(a, "検索").await;
+    q.send_keys("避難").await.expect("type query");
+    button(a, "検索する").await.click().await.expect("search");
+    sees(a, "1件見つかりました", 10).await;
+    let mark = a
+        .find(Locator::Css(".snippet mark"))
+        .await
+        .expect("highlight");
+    assert_eq!(mark.text().await.expect("text"), "避難");
+    let _ = room;
+    chrome_a.stop().await;
+    chrome_b.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn eight_tabs_share_one_stream() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut api = w.t.login("tsu.info").await;
+    let room = api.room("八つのタブ", "").await;
+    let b = &chrome.b;
+    login(b, &server.base, "tsu.info").await;
+    let url = format!("{}/rooms/{room}", server.base);
+    let mut tabs = Vec::new();
+    b.goto(&url).await.expect("first tab");
+    tabs.push(b.window().await.expect("window"));
+    for _ in 1..8 {
+        let t = b.new_window(true).await.expect("new tab");
+        b.switch_to_window(t.handle.clone()).await.expect("switch");
+        b.goto(&url).await.expect("open room");
+        tabs.push(t.handle);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        w.t.app.live.subscribers(),
+        1,
+        "one live stream for eight tabs"
+    );
+    // Post from the eighth tab; every tab shows it.
+    post_via_ui(b, "八番目のタブから").await;
+    for t in &tabs {
+        b.switch_to_window(t.clone()).await.expect("switch");
+        sees(b, "八番目のタブから", 10).await;
+    }
+    chrome.stop().await;
+    server.stop().await;
+}
+
+async fn stored_bodies(t: &TestApp, room: &sonae::domain::RoomId) -> Vec<String> {
+    t.app
+        .store
+        .messages_before(*room, None, 100)
+        .await
+        .expect("messages")
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_a_message_through_an_outage_and_a_reload() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut api = w.t.login("tsu.info").await;
+    let room = api.room("停電試験", "").await;
+    let b = &chrome.b;
+    login(b, &server.base, "tsu.info").await;
+    let url = format!("{}/rooms/{room}", server.base);
+    // Visit twice so the service worker holds the page.
+    b.goto(&url).await.expect("room");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.goto(&url).await.expect("room again");
+    sees(b, "まだメッセージはありません", 10).await;
+    server.stop().await;
+    post_via_ui(b, "停電中に書いた報告").await;
+    sees(b, "送信待ち 1件", 10).await;
+    // The page opens offline and still shows the waiting message.
+    b.refresh().await.expect("reload offline");
+    sees(b, "送信待ち 1件", 10).await;
+    sees(b, "停電中に書いた報告", 10).await;
+    // The server comes back (same database, same address): sent exactly once.
+    let World { t, .. } = w;
+    let TestApp { dir, url: db, .. } = t;
+    let t2 = TestApp::open(dir, db, Config::default()).await;
+    let server2 = Server::start_at(&t2, &addr).await;
+    let mut sent = false;
+    for _ in 0..60 {
+        if !stored_bodies(&t2, &room).await.is_empty() {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(sent, "the outbox sent the message after the outage");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stored_bodies(&t2, &room).await,
+        vec!["停電中に書いた報告".to_string()]
+    );
+    b.refresh().await.expect("reload");
+    sees(b, "停電中に書いた報告", 10).await;
+    let outbox_hidden = b
+        .find(Locator::Id("outbox"))
+        .await
+        .expect("outbox")
+        .attr("hidden")
+        .await
+        .expect("attr");
+    assert!(outbox_hidden.is_some(), "the outbox is empty again");
+    chrome.stop().await;
+    server2.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_written_offline_is_sent_once_after_logging_in_again() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut api = w.t.login("tsu.info").await;
+    let room = api.room("再ログイン試験", "").await;
+    let b = &chrome.b;
+    login(b, &server.base, "tsu.info").await;
+    let url = format!("{}/rooms/{room}", server.base);
+    b.goto(&url).await.expect("room");
+    sees(b, "まだメッセージはありません", 10).await;
+    server.stop().await;
+    post_via_ui(b, "期限切れの間に書いた").await;
+    sees(b, "送信待ち 1件", 10).await;
+    // While offline the session expires.
+    let World { t, tsu_member, .. } = w;
+    let TestApp { dir, url: db, .. } = t;
+    let t2 = TestApp::open(dir, db, Config::default()).await;
+    let now = t2.app.now();
+    t2.app
+        .store
+        .end_sessions(
+            tsu_member.id,
+            None,
+            now,
+            sonae::store::AuditRecord {
+                at: now,
+                action: "test".into(),
+                result: "ok".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("end sessions");
+    let server2 = Server::start_at(&t2, &addr).await;
+    // The outbox asks to log in again and keeps the message.
+    sees(b, "ログインし直すと自動で送信します", 40).await;
+    assert!(stored_bodies(&t2, &room).await.is_empty());
+    let room_tab = b.window().await.expect("window");
+    let tab = b.new_window(true).await.expect("tab");
+    b.switch_to_window(tab.handle).await.expect("switch");
+    login(b, &format!("http://{addr}"), "tsu.info").await;
+    b.switch_to_window(room_tab).await.expect("back");
+    let mut sent = false;
+    for _ in 0..40 {
+        if !stored_bodies(&t2, &room).await.is_empty() {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(sent, "sent after logging in again");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stored_bodies(&t2, &room).await,
+        vec!["期限切れの間に書いた".to_string()]
+    );
+    chrome.stop().await;
+    server2.stop().await;
+}
