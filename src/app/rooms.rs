@@ -282,25 +282,16 @@ impl App {
             user_id: actor.user.id,
             key,
         };
-        let (r, _) = self.room(actor, room).await?;
         let body = match MessageBody::parse(body) {
             Ok(b) => b,
             Err(e) => {
+                // A non-member learns nothing, not even that the text was wrong.
+                self.room(actor, room).await?;
                 return Err(self
                     .refuse(actor, "message.post", format!("room:{room}"), e.into())
                     .await);
             }
         };
-        if r.archived {
-            return Err(self
-                .refuse(
-                    actor,
-                    "message.post",
-                    format!("room:{room}"),
-                    AppError::Conflict("err-room-archived"),
-                )
-                .await);
-        }
         let named = body.mentions();
         let mut mentions = Vec::new();
         if !named.is_empty() {
@@ -311,7 +302,8 @@ impl App {
             }
         }
         let audit = self.audit_for(actor, "message.post", "");
-        let w = self
+        // The store checks membership and archiving in the writing transaction.
+        let w = match self
             .store
             .post_message(
                 NewMessage {
@@ -325,7 +317,17 @@ impl App {
                 self.now(),
                 audit,
             )
-            .await?;
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => {
+                let err = AppError::from(e);
+                if matches!(err, AppError::NotFound | AppError::Conflict(_) | AppError::BadRequest(_)) {
+                    return Err(self.refuse(actor, "message.post", format!("room:{room}"), err).await);
+                }
+                return Err(err);
+            }
+        };
         if !w.replayed {
             self.live.ring();
         }

@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -17,6 +18,79 @@ type Tx<'a> = Transaction<'a, Sqlite>;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    posts: mpsc::Sender<PostJob>,
+}
+
+/// A message waiting for the group-commit writer.
+struct PostJob {
+    m: NewMessage,
+    idem: Idem,
+    now: Millis,
+    audit: AuditRecord,
+    reply: oneshot::Sender<StoreResult<Written<MessageId>>>,
+}
+
+/// Most posts committed together in one transaction.
+const GROUP_COMMIT_MAX: usize = 128;
+
+/// Group commit: posts that arrive while the previous transaction is being made durable are
+/// written together and acknowledged after one fsync. A post is acknowledged only once committed.
+async fn post_writer(writer: SqlitePool, mut rx: mpsc::Receiver<PostJob>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut tx = match writer.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let msg = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(msg.clone())));
+                }
+                continue;
+            }
+        };
+        // Refusals (not a member, archived, bad reply) are found before anything is written, so
+        // they need no savepoint; a database error part-way aborts the whole batch, and every
+        // poster is told to retry (their keys make the retry safe).
+        let mut done = Vec::with_capacity(batch.len());
+        let mut failed: Option<String> = None;
+        for job in batch {
+            if failed.is_some() {
+                done.push((job.reply, Err(StoreError::Unavailable(String::new()))));
+                continue;
+            }
+            let result = post_message_tx(&mut tx, job.m, job.idem, job.now, job.audit).await;
+            if let Err(StoreError::Db(e)) = &result {
+                failed = Some(e.to_string());
+            }
+            done.push((job.reply, result));
+        }
+        if let Some(msg) = failed {
+            let _ = tx.rollback().await;
+            for (reply, _) in done {
+                let _ = reply.send(Err(StoreError::Unavailable(msg.clone())));
+            }
+            continue;
+        }
+        match tx.commit().await {
+            Ok(()) => {
+                for (reply, result) in done {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (reply, _) in done {
+                    let _ = reply.send(Err(StoreError::Unavailable(msg.clone())));
+                }
+            }
+        }
+    }
 }
 
 impl SqliteStore {
@@ -47,7 +121,13 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(false))
             .await?;
-        Ok(Self { writer, reader })
+        let (posts, rx) = mpsc::channel(4096);
+        tokio::spawn(post_writer(writer.clone(), rx));
+        Ok(Self {
+            writer,
+            reader,
+            posts,
+        })
     }
 }
 
@@ -523,6 +603,133 @@ async fn end_sessions_tx(
     }
     Ok(n)
 }
+
+/// Posts one message inside the group-commit writer's transaction. Every refusal is decided
+/// before the first write.
+async fn post_message_tx(
+    tx: &mut Tx<'_>,
+    m: NewMessage,
+    idem: Idem,
+    now: Millis,
+    audit: AuditRecord,
+) -> StoreResult<Written<MessageId>> {
+        if let Some(prev) = idem_lookup(tx, &idem).await? {
+            let mid = idem_result(&prev, "message")?;
+            return Ok(Written {
+                value: mid,
+                replayed: true,
+            });
+        }
+        let room = m.room_id.to_string();
+        let state: Option<(Option<i64>, String)> = sqlx::query_as(
+            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = ? AND rm.user_id = ?",
+        )
+        .bind(&room)
+        .bind(m.author_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((archived, kind)) = state else {
+            return Err(StoreError::NotFound);
+        };
+        if archived.is_some() {
+            return Err(StoreError::Refused("archived"));
+        }
+        if let Some(reply) = m.reply_to {
+            let ok: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
+                    .bind(reply.to_string())
+                    .bind(&room)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if ok.is_none() {
+                return Err(StoreError::Refused("reply_to"));
+            }
+        }
+        let mid = MessageId::new();
+        let pos = insert_entry(
+            tx,
+            EntryKind::MessageNew,
+            Some(m.room_id),
+            Some(mid),
+            None,
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(mid.to_string())
+        .bind(&room)
+        .bind(m.author_id.to_string())
+        .bind(m.body.as_str())
+        .bind(search_fold(m.body.as_str()))
+        .bind(m.reply_to.map(|r| r.to_string()))
+        .bind(now)
+        .bind(pos)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
+            .bind(pos)
+            .bind(now)
+            .bind(&room)
+            .execute(&mut **tx)
+            .await?;
+        let mut notified = Vec::new();
+        for u in &m.mentions {
+            if *u != m.author_id && !notified.contains(u) {
+                insert_inbox(
+                    tx,
+                    *u,
+                    "mention",
+                    Some(m.room_id),
+                    Some(mid),
+                    Some(m.author_id),
+                    now,
+                )
+                .await?;
+                notified.push(*u);
+            }
+        }
+        if kind == "direct" {
+            let others: Vec<String> = sqlx::query_scalar(
+                "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
+            )
+            .bind(&room)
+            .bind(m.author_id.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+            for o in others {
+                if let Ok(uid) = o.parse::<UserId>() {
+                    if !notified.contains(&uid) {
+                        insert_inbox(
+                            tx,
+                            uid,
+                            "dm",
+                            Some(m.room_id),
+                            Some(mid),
+                            Some(m.author_id),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        idem_store(tx, &idem, &format!("message:{mid}"), now).await?;
+        insert_audit(
+            tx,
+            &AuditRecord {
+                object: format!("message:{mid}"),
+                ..audit
+            },
+        )
+        .await?;
+        Ok(Written {
+            value: mid,
+            replayed: false,
+        })
+    }
+
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -1343,129 +1550,14 @@ impl Store for SqliteStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<Written<MessageId>> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
-            let mid = idem_result(&prev, "message")?;
-            return Ok(Written {
-                value: mid,
-                replayed: true,
-            });
-        }
-        let room = m.room_id.to_string();
-        let state: Option<(Option<i64>, String)> = sqlx::query_as(
-            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = ? AND rm.user_id = ?",
-        )
-        .bind(&room)
-        .bind(m.author_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((archived, kind)) = state else {
-            return Err(StoreError::NotFound);
-        };
-        if archived.is_some() {
-            return Err(StoreError::Refused("archived"));
-        }
-        if let Some(reply) = m.reply_to {
-            let ok: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
-                    .bind(reply.to_string())
-                    .bind(&room)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if ok.is_none() {
-                return Err(StoreError::Refused("reply_to"));
-            }
-        }
-        let mid = MessageId::new();
-        let pos = insert_entry(
-            &mut tx,
-            EntryKind::MessageNew,
-            Some(m.room_id),
-            Some(mid),
-            None,
-            now,
-        )
-        .await?;
-        sqlx::query(
-            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(mid.to_string())
-        .bind(&room)
-        .bind(m.author_id.to_string())
-        .bind(m.body.as_str())
-        .bind(search_fold(m.body.as_str()))
-        .bind(m.reply_to.map(|r| r.to_string()))
-        .bind(now)
-        .bind(pos)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
-            .bind(pos)
-            .bind(now)
-            .bind(&room)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE room_members SET last_read_pos = ? WHERE room_id = ? AND user_id = ?")
-            .bind(pos)
-            .bind(&room)
-            .bind(m.author_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let mut notified = Vec::new();
-        for u in &m.mentions {
-            if *u != m.author_id && !notified.contains(u) {
-                insert_inbox(
-                    &mut tx,
-                    *u,
-                    "mention",
-                    Some(m.room_id),
-                    Some(mid),
-                    Some(m.author_id),
-                    now,
-                )
-                .await?;
-                notified.push(*u);
-            }
-        }
-        if kind == "direct" {
-            let others: Vec<String> = sqlx::query_scalar(
-                "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
-            )
-            .bind(&room)
-            .bind(m.author_id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
-            for o in others {
-                if let Ok(uid) = o.parse::<UserId>() {
-                    if !notified.contains(&uid) {
-                        insert_inbox(
-                            &mut tx,
-                            uid,
-                            "dm",
-                            Some(m.room_id),
-                            Some(mid),
-                            Some(m.author_id),
-                            now,
-                        )
-                        .await?;
-                    }
-                }
-            }
-        }
-        idem_store(&mut tx, &idem, &format!("message:{mid}"), now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
-                object: format!("message:{mid}"),
-                ..audit
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Written {
-            value: mid,
-            replayed: false,
-        })
+        let (reply, answer) = oneshot::channel();
+        self.posts
+            .send(PostJob { m, idem, now, audit, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
     }
 
     async fn edit_message(
