@@ -78,7 +78,9 @@
       if (old) old.replaceWith(el);
       else if (e.kind === "message_new") {
         document.getElementById("no-messages")?.remove();
+        const atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 200;
         list.appendChild(el);
+        if (atEnd || e.author_id === me) window.scrollTo(0, document.body.scrollHeight);
         if (document.visibilityState === "visible") markRead(e.pos);
       }
       return;
@@ -306,6 +308,12 @@
   window.addEventListener("online", () => { say(T.tOnline); pump(); refreshCounts(); });
   window.addEventListener("offline", () => say(T.tOffline));
   db.then(() => { render(); pump(); }).catch(() => {});
+
+  // Open a room at its newest message (or at the linked one).
+  const msgs = document.getElementById("messages");
+  if (msgs && !location.hash && !location.search.includes("before=")) {
+    window.scrollTo(0, document.body.scrollHeight);
+  }
 
   // ---------- the offline shell ----------
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
