@@ -322,8 +322,13 @@ impl App {
             Ok(w) => w,
             Err(e) => {
                 let err = AppError::from(e);
-                if matches!(err, AppError::NotFound | AppError::Conflict(_) | AppError::BadRequest(_)) {
-                    return Err(self.refuse(actor, "message.post", format!("room:{room}"), err).await);
+                if matches!(
+                    err,
+                    AppError::NotFound | AppError::Conflict(_) | AppError::BadRequest(_)
+                ) {
+                    return Err(self
+                        .refuse(actor, "message.post", format!("room:{room}"), err)
+                        .await);
                 }
                 return Err(err);
             }

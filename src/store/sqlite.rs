@@ -613,49 +613,49 @@ async fn post_message_tx(
     now: Millis,
     audit: AuditRecord,
 ) -> StoreResult<Written<MessageId>> {
-        if let Some(prev) = idem_lookup(tx, &idem).await? {
-            let mid = idem_result(&prev, "message")?;
-            return Ok(Written {
-                value: mid,
-                replayed: true,
-            });
-        }
-        let room = m.room_id.to_string();
-        let state: Option<(Option<i64>, String)> = sqlx::query_as(
+    if let Some(prev) = idem_lookup(tx, &idem).await? {
+        let mid = idem_result(&prev, "message")?;
+        return Ok(Written {
+            value: mid,
+            replayed: true,
+        });
+    }
+    let room = m.room_id.to_string();
+    let state: Option<(Option<i64>, String)> = sqlx::query_as(
             "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = ? AND rm.user_id = ?",
         )
         .bind(&room)
         .bind(m.author_id.to_string())
         .fetch_optional(&mut **tx)
         .await?;
-        let Some((archived, kind)) = state else {
-            return Err(StoreError::NotFound);
-        };
-        if archived.is_some() {
-            return Err(StoreError::Refused("archived"));
+    let Some((archived, kind)) = state else {
+        return Err(StoreError::NotFound);
+    };
+    if archived.is_some() {
+        return Err(StoreError::Refused("archived"));
+    }
+    if let Some(reply) = m.reply_to {
+        let ok: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
+                .bind(reply.to_string())
+                .bind(&room)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if ok.is_none() {
+            return Err(StoreError::Refused("reply_to"));
         }
-        if let Some(reply) = m.reply_to {
-            let ok: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
-                    .bind(reply.to_string())
-                    .bind(&room)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if ok.is_none() {
-                return Err(StoreError::Refused("reply_to"));
-            }
-        }
-        let mid = MessageId::new();
-        let pos = insert_entry(
-            tx,
-            EntryKind::MessageNew,
-            Some(m.room_id),
-            Some(mid),
-            None,
-            now,
-        )
-        .await?;
-        sqlx::query(
+    }
+    let mid = MessageId::new();
+    let pos = insert_entry(
+        tx,
+        EntryKind::MessageNew,
+        Some(m.room_id),
+        Some(mid),
+        None,
+        now,
+    )
+    .await?;
+    sqlx::query(
             "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(mid.to_string())
@@ -668,68 +668,67 @@ async fn post_message_tx(
         .bind(pos)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
-            .bind(pos)
-            .bind(now)
-            .bind(&room)
-            .execute(&mut **tx)
-            .await?;
-        let mut notified = Vec::new();
-        for u in &m.mentions {
-            if *u != m.author_id && !notified.contains(u) {
-                insert_inbox(
-                    tx,
-                    *u,
-                    "mention",
-                    Some(m.room_id),
-                    Some(mid),
-                    Some(m.author_id),
-                    now,
-                )
-                .await?;
-                notified.push(*u);
-            }
-        }
-        if kind == "direct" {
-            let others: Vec<String> = sqlx::query_scalar(
-                "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
+    sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
+        .bind(pos)
+        .bind(now)
+        .bind(&room)
+        .execute(&mut **tx)
+        .await?;
+    let mut notified = Vec::new();
+    for u in &m.mentions {
+        if *u != m.author_id && !notified.contains(u) {
+            insert_inbox(
+                tx,
+                *u,
+                "mention",
+                Some(m.room_id),
+                Some(mid),
+                Some(m.author_id),
+                now,
             )
-            .bind(&room)
-            .bind(m.author_id.to_string())
-            .fetch_all(&mut **tx)
             .await?;
-            for o in others {
-                if let Ok(uid) = o.parse::<UserId>() {
-                    if !notified.contains(&uid) {
-                        insert_inbox(
-                            tx,
-                            uid,
-                            "dm",
-                            Some(m.room_id),
-                            Some(mid),
-                            Some(m.author_id),
-                            now,
-                        )
-                        .await?;
-                    }
+            notified.push(*u);
+        }
+    }
+    if kind == "direct" {
+        let others: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
+        )
+        .bind(&room)
+        .bind(m.author_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        for o in others {
+            if let Ok(uid) = o.parse::<UserId>() {
+                if !notified.contains(&uid) {
+                    insert_inbox(
+                        tx,
+                        uid,
+                        "dm",
+                        Some(m.room_id),
+                        Some(mid),
+                        Some(m.author_id),
+                        now,
+                    )
+                    .await?;
                 }
             }
         }
-        idem_store(tx, &idem, &format!("message:{mid}"), now).await?;
-        insert_audit(
-            tx,
-            &AuditRecord {
-                object: format!("message:{mid}"),
-                ..audit
-            },
-        )
-        .await?;
-        Ok(Written {
-            value: mid,
-            replayed: false,
-        })
     }
-
+    idem_store(tx, &idem, &format!("message:{mid}"), now).await?;
+    insert_audit(
+        tx,
+        &AuditRecord {
+            object: format!("message:{mid}"),
+            ..audit
+        },
+    )
+    .await?;
+    Ok(Written {
+        value: mid,
+        replayed: false,
+    })
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -1552,7 +1551,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Written<MessageId>> {
         let (reply, answer) = oneshot::channel();
         self.posts
-            .send(PostJob { m, idem, now, audit, reply })
+            .send(PostJob {
+                m,
+                idem,
+                now,
+                audit,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         answer
