@@ -60,6 +60,17 @@ pub struct ServeArgs {
     /// Hours after which a session ends regardless of activity.
     #[arg(long, global = true, env = "SONAE_SESSION_MAX_HOURS", default_value_t = 7 * 24)]
     pub session_max_hours: i64,
+    /// SMTP relay for e-mail copies of inbox items, as smtp://host[:port] (none: no e-mail).
+    #[arg(long, global = true, env = "SONAE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of those e-mails.
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_MAIL_FROM",
+        default_value = "Sonae <sonae@localhost>"
+    )]
+    pub mail_from: String,
     /// Time zone offset used to show times, in hours from UTC (Asia/Tokyo is +9).
     #[arg(
         long,

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod live;
+pub mod mail;
 pub mod server;
 pub mod store;
 pub mod web;

@@ -55,6 +55,11 @@ pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    if let Some(url) = &args.smtp_url {
+        let mailer = crate::mail::Mailer::new(url, &args.mail_from)?;
+        tokio::spawn(mailer.run(app.clone()));
+        tracing::info!(relay = %url, "e-mail copies of inbox items are on");
+    }
     let listener = TcpListener::bind(args.bind).await?;
     tracing::info!(address = %args.bind, database = %redact(&db.url()), "Sonae is listening");
     if let Some(link) = app.setup_link().await? {

@@ -121,9 +121,12 @@ CREATE TABLE inbox (
     message_id TEXT,
     actor_id   TEXT,
     created_at BIGINT NOT NULL,
-    read_at    BIGINT
+    read_at    BIGINT,
+    -- When the e-mail copy was handed to the SMTP relay (NULL: not yet, or no e-mail).
+    mailed_at  BIGINT
 );
 CREATE INDEX inbox_user ON inbox(user_id, created_at);
+CREATE INDEX inbox_unmailed ON inbox(created_at) WHERE mailed_at IS NULL;
 
 -- Idempotency keys: the first result of a write, kept at least 7 days.
 CREATE TABLE idempotency (

@@ -61,6 +61,26 @@ fn parse_org(name: &str, slug: &str, kind: &str, code: &str) -> Result<NewOrg, I
     })
 }
 
+/// An optional e-mail address: empty is none; otherwise one `@`, no spaces, at most 200 bytes.
+fn parse_email(raw: &str) -> Result<Option<String>, Invalid> {
+    let e = raw.trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    let ok = e.len() <= 200
+        && e.matches('@').count() == 1
+        && !e.starts_with('@')
+        && !e.ends_with('@')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+    if ok {
+        Ok(Some(e.to_string()))
+    } else {
+        Err(Invalid::new("email", "err-email"))
+    }
+}
+
 impl App {
     /// Prints nothing; returns the setup URL when no user exists yet (a fresh link each start).
     pub async fn setup_link(&self) -> AppResult<Option<String>> {
@@ -294,6 +314,14 @@ impl App {
         Ok(())
     }
 
+    /// Sets or clears the address that receives e-mail copies of inbox items.
+    pub async fn set_email(&self, actor: &Actor, email: &str) -> AppResult<()> {
+        let email = parse_email(email)?;
+        let audit = self.audit_for(actor, "user.email", format!("user:{}", actor.user.id));
+        self.store.set_email(actor.user.id, email, audit).await?;
+        Ok(())
+    }
+
     pub async fn set_language(&self, actor: &Actor, lang: &str) -> AppResult<()> {
         let lang = Lang::parse(lang)?;
         let audit = self.audit_for(actor, "user.language", format!("user:{}", actor.user.id));
@@ -390,15 +418,12 @@ impl App {
                 .refuse(actor, "user.create", &input.login, AppError::Forbidden)
                 .await);
         }
-        let email = input.email.trim();
-        if !email.is_empty() && (!email.contains('@') || email.len() > 200) {
-            return Err(Invalid::new("email", "err-email").into());
-        }
+        let email = parse_email(&input.email)?;
         let new = NewUser {
             org_id: org.id,
             login: LoginId::parse(&input.login)?,
             display_name: DisplayName::parse(&input.display_name)?,
-            email: (!email.is_empty()).then(|| email.to_string()),
+            email,
             role,
             lang: if input.lang.is_empty() {
                 None

@@ -227,6 +227,20 @@ pub struct InboxItem {
     pub read: bool,
 }
 
+/// An inbox item to send by e-mail, claimed by one sender.
+#[derive(Debug, Clone)]
+pub struct MailItem {
+    pub id: InboxId,
+    pub email: String,
+    pub lang: Option<Lang>,
+    pub kind: String,
+    pub actor_name: Option<String>,
+    pub room_id: Option<RoomId>,
+    pub room_name: Option<String>,
+    pub message_id: Option<MessageId>,
+    pub excerpt: Option<String>,
+}
+
 /// A search hit.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
@@ -426,6 +440,12 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()>;
+    async fn set_email(
+        &self,
+        id: UserId,
+        email: Option<String>,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
     async fn set_lang(
         &self,
         id: UserId,
@@ -564,6 +584,17 @@ pub trait Store: Send + Sync + 'static {
         id: Option<InboxId>,
         now: Millis,
     ) -> StoreResult<()>;
+
+    /// Claims up to `limit` unsent inbox items created since `since` for users with an e-mail
+    /// address; each is claimed by exactly one caller, even across instances.
+    async fn claim_mail(
+        &self,
+        since: Millis,
+        now: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<MailItem>>;
+    /// Releases a claimed item whose sending failed, so it is tried again.
+    async fn unclaim_mail(&self, id: InboxId) -> StoreResult<()>;
 
     // --- audit and idempotency ---
     async fn audit(&self, record: AuditRecord) -> StoreResult<()>;

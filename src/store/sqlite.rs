@@ -1087,6 +1087,29 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn set_email(
+        &self,
+        uid: UserId,
+        email: Option<String>,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+            .bind(email)
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        // Copies start from now: what was already in the inbox is not mailed afterwards.
+        sqlx::query("UPDATE inbox SET mailed_at = ? WHERE user_id = ? AND mailed_at IS NULL")
+            .bind(audit.at)
+            .bind(uid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn set_lang(
         &self,
         uid: UserId,
@@ -1854,6 +1877,69 @@ impl Store for SqliteStore {
             insert_entry(&mut tx, EntryKind::Inbox, None, None, Some(user), now).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_mail(
+        &self,
+        since: Millis,
+        now: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<MailItem>> {
+        let rows = sqlx::query(
+            "SELECT i.id, u.email, u.lang, i.kind, a.display_name AS actor_name, i.room_id, r.name AS room_name, \
+             r.kind AS room_kind, i.message_id, m.body AS body, m.deleted_at AS deleted \
+             FROM inbox i JOIN users u ON u.id = i.user_id LEFT JOIN users a ON a.id = i.actor_id \
+             LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
+             WHERE i.mailed_at IS NULL AND i.created_at >= ? AND i.read_at IS NULL \
+             AND u.email IS NOT NULL AND u.active = TRUE ORDER BY i.created_at LIMIT ?",
+        )
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let id: InboxId = id(r, "id")?;
+            let claimed =
+                sqlx::query("UPDATE inbox SET mailed_at = ? WHERE id = ? AND mailed_at IS NULL")
+                    .bind(now)
+                    .bind(id.to_string())
+                    .execute(&self.writer)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            if !claimed {
+                continue;
+            }
+            let lang: Option<String> = r.try_get("lang")?;
+            let body: Option<String> = r.try_get("body")?;
+            let deleted = r.try_get::<Option<i64>, _>("deleted")?.is_some();
+            let room_kind: Option<String> = r.try_get("room_kind")?;
+            out.push(MailItem {
+                id,
+                email: r.try_get("email")?,
+                lang: lang.as_deref().and_then(|l| Lang::parse(l).ok()),
+                kind: r.try_get("kind")?,
+                actor_name: r.try_get("actor_name")?,
+                room_id: opt_id(r, "room_id")?,
+                room_name: if room_kind.as_deref() == Some("direct") {
+                    None
+                } else {
+                    r.try_get("room_name")?
+                },
+                message_id: opt_id(r, "message_id")?,
+                excerpt: body.filter(|_| !deleted).map(|b| excerpt(&b, 400)),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn unclaim_mail(&self, item: InboxId) -> StoreResult<()> {
+        sqlx::query("UPDATE inbox SET mailed_at = NULL WHERE id = ?")
+            .bind(item.to_string())
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

@@ -59,6 +59,7 @@ pub fn router(app: App) -> Router {
         .route("/settings", get(pages::settings))
         .route("/settings/password", post(pages::settings_password))
         .route("/settings/language", post(pages::settings_language))
+        .route("/settings/email", post(pages::settings_email))
         .route("/settings/sessions/{id}/end", post(pages::settings_end_session))
         .route("/admin", get(pages::admin_home))
         .route("/admin/orgs", get(pages::admin_orgs).post(pages::admin_org_create))

@@ -1147,6 +1147,31 @@ pub async fn settings_password(
 }
 
 #[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn settings_email(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<EmailForm>,
+) -> AppResult<Response> {
+    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    match app.set_email(&s.actor, &f.email).await {
+        Ok(()) => Ok(Redirect::to("/settings?done=1").into_response()),
+        Err(e @ AppError::Invalid(_)) => {
+            let page = settings_page(&app, &s, None, Some(problem(&s.tr, &e))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
 pub struct LangForm {
     #[serde(default)]
     csrf: String,

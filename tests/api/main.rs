@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod idempotency;
 mod live;
+mod mail;
 mod messages;
 mod roles;
 mod rooms;
