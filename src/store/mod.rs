@@ -1,12 +1,12 @@
 //! Persistence. The [`Store`] trait is shaped by use cases; SQL lives only in this folder.
 //! The backend is chosen from the database URL's scheme.
 
-mod sqlite;
+mod sql;
 
 use crate::domain::*;
 use async_trait::async_trait;
 use serde::Serialize;
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, NOTIFY_CHANNEL, SqlStore};
 use std::sync::Arc;
 
 /// Milliseconds since the Unix epoch, UTC: how every time is stored.
@@ -603,15 +603,7 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_idempotency(&self, before: Millis) -> StoreResult<u64>;
 }
 
-/// Opens the store named by a database URL.
+/// Opens the store named by a database URL: `sqlite://…` or `postgres://…`.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Refused(
-            "PostgreSQL support is not built yet; use a sqlite:// URL",
-        ))
-    } else {
-        Err(StoreError::Refused("unknown database URL scheme"))
-    }
+    Ok(Arc::new(SqlStore::open(url).await?))
 }

@@ -7,7 +7,7 @@ use sonae::app::App;
 use sonae::clock::OffsetClock;
 use sonae::config::Config;
 use sonae::domain::*;
-use sonae::store::{AuditRecord, NewOrg, NewUser, Org, User};
+use sonae::store::{AuditRecord, Backend, NewOrg, NewUser, Org, User};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
@@ -21,6 +21,42 @@ pub struct TestApp {
     pub clock: OffsetClock,
     pub dir: tempfile::TempDir,
     pub url: String,
+}
+
+/// Which backend this run of the suite tests: `SONAE_TEST_DATABASE=postgres` for PostgreSQL.
+pub fn test_backend() -> Backend {
+    match std::env::var("SONAE_TEST_DATABASE").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+/// The PostgreSQL server used for tests (a superuser connection to its `postgres` database).
+pub fn pg_admin_url() -> String {
+    std::env::var("SONAE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@localhost/postgres?host=/var/run/postgresql".into())
+}
+
+/// A new, empty database of its own for one test.
+pub async fn fresh_pg_database() -> String {
+    use sqlx::Executor;
+    let admin = pg_admin_url();
+    let name = format!("sonae_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL for tests at {admin}: {e}"));
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    let (base, query) = admin
+        .split_once('?')
+        .map(|(b, q)| (b.to_string(), format!("?{q}")))
+        .unwrap_or((admin.clone(), String::new()));
+    let base = base
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(base);
+    format!("{base}/{name}{query}")
 }
 
 /// A deployment with a prefecture, two municipalities and users of every role.
@@ -72,7 +108,10 @@ impl TestApp {
 
     pub async fn with_config(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("sonae.db").display());
+        let url = match test_backend() {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("sonae.db").display()),
+            Backend::Postgres => fresh_pg_database().await,
+        };
         Self::open(dir, url, config).await
     }
 

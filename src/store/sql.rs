@@ -1,25 +1,46 @@
-//! The SQLite backend: the embedded default. One writer connection (so read-then-write
-//! transactions never race and positions are in commit order), a pool of readers, WAL,
-//! `synchronous=FULL` so an acknowledged write is durable.
+//! The SQL store, one implementation for both backends through sqlx's `Any` driver.
+//!
+//! - **SQLite** (the embedded default): one writer connection, so read-then-write transactions
+//!   never race and positions are in commit order; a pool of readers; WAL with
+//!   `synchronous=FULL`, so an acknowledged write is durable.
+//! - **PostgreSQL**: one pool. Timeline positions come from a sequence, and sequences commit out
+//!   of order, so every transaction that writes entries first takes one transaction-scoped
+//!   advisory lock: positions are then handed out and committed in the same order, and "every
+//!   entry after N" is well defined for all instances. Each entry write also `NOTIFY`s the other
+//!   instances (delivered at commit; a wake-up, never the data).
+//!
+//! The SQL is written once: `$1`-style placeholders (which SQLite accepts too), integers for
+//! flags, `ON CONFLICT DO NOTHING` and `RETURNING`, which both understand.
 
 use super::*;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-type Tx<'a> = Transaction<'a, Sqlite>;
+type Tx<'a> = Transaction<'a, Any>;
 
-/// SQLite implementation of [`Store`].
-pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+/// Which database is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The SQL implementation of [`Store`].
+pub struct SqlStore {
+    backend: Backend,
+    url: String,
+    writer: AnyPool,
+    reader: AnyPool,
     posts: mpsc::Sender<PostJob>,
 }
+
+/// The advisory-lock key that orders timeline positions on PostgreSQL.
+const POSITION_LOCK: i64 = 0x736f_6e61_6501;
+/// The channel other instances listen on.
+pub const NOTIFY_CHANNEL: &str = "sonae_entries";
 
 /// A message waiting for the group-commit writer.
 struct PostJob {
@@ -35,7 +56,7 @@ const GROUP_COMMIT_MAX: usize = 128;
 
 /// Group commit: posts that arrive while the previous transaction is being made durable are
 /// written together and acknowledged after one fsync. A post is acknowledged only once committed.
-async fn post_writer(writer: SqlitePool, mut rx: mpsc::Receiver<PostJob>) {
+async fn post_writer(writer: AnyPool, mut rx: mpsc::Receiver<PostJob>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < GROUP_COMMIT_MAX {
@@ -93,51 +114,146 @@ async fn post_writer(writer: SqlitePool, mut rx: mpsc::Receiver<PostJob>) {
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating if missing) the database file named by a `sqlite://` URL.
+impl SqlStore {
+    /// Opens a `sqlite://` or `postgres://` URL (a SQLite file is created if missing).
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
-        if let Some(parent) = opts.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {parent:?}: {e}"))
-                })?;
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Refused("unknown database URL scheme"));
+        };
+        let (writer, reader) = match backend {
+            Backend::Sqlite => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:")
+                    .split('?')
+                    .next()
+                    .unwrap_or("");
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            StoreError::Unavailable(format!("cannot create {parent:?}: {e}"))
+                        })?;
+                    }
+                }
+                let full = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let opts = AnyConnectOptions::from_str(&full)?;
+                let pragmas = |pool: AnyPoolOptions| {
+                    pool.after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+                            )
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                };
+                let writer = pragmas(AnyPoolOptions::new().max_connections(1))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.clone())
+                    .await?;
+                let reader = pragmas(AnyPoolOptions::new().max_connections(8))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await?;
+                (writer, reader)
             }
-        }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
-            .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(false))
-            .await?;
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (pool.clone(), pool)
+            }
+        };
         let (posts, rx) = mpsc::channel(4096);
         tokio::spawn(post_writer(writer.clone(), rx));
         Ok(Self {
+            backend,
+            url: url.to_string(),
             writer,
             reader,
             posts,
         })
     }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL this store was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
-fn id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+/// A query assembled from parts, numbering its `$n` placeholders as values are pushed.
+struct Built {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Str(String),
+    Int(i64),
+}
+
+impl Built {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+    fn bind_str(&mut self, v: impl Into<String>) -> &mut Self {
+        self.args.push(Arg::Str(v.into()));
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    fn bind_int(&mut self, v: i64) -> &mut Self {
+        self.args.push(Arg::Int(v));
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Str(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+fn id<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
     let s: String = row.try_get(col)?;
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("bad id in {col}: {s}")))
 }
 
-fn opt_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+fn opt_id<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<Option<T>> {
     let s: Option<String> = row.try_get(col)?;
     match s {
         None => Ok(None),
@@ -161,10 +277,10 @@ fn unique(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.org_id, o.name AS org_name, u.login, u.display_name, \
-    u.email, u.role, u.lang, u.active, (u.password_hash IS NOT NULL) AS activated \
+    u.email, u.role, u.lang, u.active, CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS activated \
     FROM users u JOIN orgs o ON o.id = u.org_id";
 
-fn user_row(row: &SqliteRow) -> StoreResult<User> {
+fn user_row(row: &AnyRow) -> StoreResult<User> {
     let lang: Option<String> = row.try_get("lang")?;
     Ok(User {
         id: id(row, "id")?,
@@ -175,8 +291,8 @@ fn user_row(row: &SqliteRow) -> StoreResult<User> {
         email: row.try_get("email")?,
         role: Role::parse(&row.try_get::<String, _>("role")?).map_err(corrupt)?,
         lang: lang.as_deref().and_then(|l| Lang::parse(l).ok()),
-        active: row.try_get("active")?,
-        activated: row.try_get("activated")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        activated: row.try_get::<i64, _>("activated")? != 0,
     })
 }
 
@@ -184,14 +300,14 @@ const ORG_SELECT: &str = "SELECT o.id, o.slug, o.name, o.kind, o.lg_code, o.is_d
     o.inbox_room_id, (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id AND u.active = 1) AS member_count \
     FROM orgs o";
 
-fn org_row(row: &SqliteRow) -> StoreResult<Org> {
+fn org_row(row: &AnyRow) -> StoreResult<Org> {
     Ok(Org {
         id: id(row, "id")?,
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         kind: OrgKind::parse(&row.try_get::<String, _>("kind")?).map_err(corrupt)?,
         lg_code: row.try_get("lg_code")?,
-        is_deployment: row.try_get("is_deployment")?,
+        is_deployment: row.try_get::<i64, _>("is_deployment")? != 0,
         inbox_room_id: opt_id(row, "inbox_room_id")?,
         member_count: row.try_get("member_count")?,
     })
@@ -200,7 +316,7 @@ fn org_row(row: &SqliteRow) -> StoreResult<Org> {
 const ROOM_COLS: &str =
     "r.id, r.kind, r.name, r.description, r.org_id, r.archived_at, r.last_activity_at";
 
-fn room_row(row: &SqliteRow) -> StoreResult<Room> {
+fn room_row(row: &AnyRow) -> StoreResult<Room> {
     Ok(Room {
         id: id(row, "id")?,
         kind: RoomKind::parse(&row.try_get::<String, _>("kind")?).map_err(corrupt)?,
@@ -231,7 +347,7 @@ fn excerpt(s: &str, n: usize) -> String {
     out
 }
 
-fn message_row(row: &SqliteRow) -> StoreResult<Option<Message>> {
+fn message_row(row: &AnyRow) -> StoreResult<Option<Message>> {
     let Some(mid) = opt_id::<MessageId>(row, "m_id")? else {
         return Ok(None);
     };
@@ -281,7 +397,7 @@ fn message_row(row: &SqliteRow) -> StoreResult<Option<Message>> {
     }))
 }
 
-fn entry_row(row: &SqliteRow) -> StoreResult<Entry> {
+fn entry_row(row: &AnyRow) -> StoreResult<Entry> {
     let kind: String = row.try_get("e_kind")?;
     Ok(Entry {
         pos: row.try_get("e_pos")?,
@@ -309,8 +425,19 @@ async fn insert_entry(
     user: Option<UserId>,
     at: Millis,
 ) -> StoreResult<i64> {
+    if tx.backend_name() == "PostgreSQL" {
+        // Positions in commit order (see the module comment), and a wake-up for other instances.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(POSITION_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
     let pos: i64 = sqlx::query_scalar(
-        "INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES (?, ?, ?, ?, ?) RETURNING pos",
+        "INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING pos",
     )
     .bind(kind.as_str())
     .bind(room.map(|r| r.to_string()))
@@ -325,7 +452,7 @@ async fn insert_entry(
 async fn insert_audit(tx: &mut Tx<'_>, a: &AuditRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(a.at)
@@ -351,7 +478,7 @@ async fn insert_inbox(
     now: Millis,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO inbox (id, user_id, kind, room_id, message_id, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO inbox (id, user_id, kind, room_id, message_id, actor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(InboxId::new().to_string())
     .bind(user.to_string())
@@ -380,12 +507,12 @@ async fn add_member(
         .await?;
     let added = sqlx::query(
         "INSERT INTO room_members (room_id, user_id, role, via_org, last_read_pos, joined_at) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(room.to_string())
     .bind(user.to_string())
     .bind(role.as_str())
-    .bind(via_org)
+    .bind(i64::from(via_org))
     .bind(head)
     .bind(now)
     .execute(&mut **tx)
@@ -409,7 +536,7 @@ async fn add_member(
 /// Looks up a stored idempotent result.
 async fn idem_lookup(tx: &mut Tx<'_>, idem: &Idem) -> StoreResult<Option<String>> {
     Ok(
-        sqlx::query_scalar("SELECT result FROM idempotency WHERE user_id = ? AND key = ?")
+        sqlx::query_scalar("SELECT result FROM idempotency WHERE user_id = $1 AND key = $2")
             .bind(idem.user_id.to_string())
             .bind(idem.key.as_str())
             .fetch_optional(&mut **tx)
@@ -429,13 +556,15 @@ fn idem_result<T: FromStr>(stored: &str, kind: &str) -> StoreResult<T> {
 }
 
 async fn idem_store(tx: &mut Tx<'_>, idem: &Idem, result: &str, now: Millis) -> StoreResult<()> {
-    sqlx::query("INSERT INTO idempotency (user_id, key, result, created_at) VALUES (?, ?, ?, ?)")
-        .bind(idem.user_id.to_string())
-        .bind(idem.key.as_str())
-        .bind(result)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO idempotency (user_id, key, result, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(idem.user_id.to_string())
+    .bind(idem.key.as_str())
+    .bind(result)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -454,13 +583,13 @@ async fn add_org_to_room(
     org: OrgId,
     now: Millis,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO room_orgs (room_id, org_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO room_orgs (room_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(room.to_string())
         .bind(org.to_string())
         .execute(&mut **tx)
         .await?;
     let users: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM users WHERE org_id = ? AND active = 1")
+        sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 AND active = 1")
             .bind(org.to_string())
             .fetch_all(&mut **tx)
             .await?;
@@ -480,14 +609,14 @@ async fn insert_org(
 ) -> StoreResult<OrgId> {
     let oid = OrgId::new();
     sqlx::query(
-        "INSERT INTO orgs (id, slug, name, kind, lg_code, is_deployment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO orgs (id, slug, name, kind, lg_code, is_deployment, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(oid.to_string())
     .bind(org.slug.as_str())
     .bind(org.name.as_str())
     .bind(org.kind.as_str())
     .bind(org.lg_code.as_ref().map(|c| c.as_str().to_string()))
-    .bind(deployment)
+    .bind(i64::from(deployment))
     .bind(now)
     .execute(&mut **tx)
     .await
@@ -503,7 +632,7 @@ async fn insert_org(
     // Its 受信窓口 room, addressed by the deployment admin's organisation too.
     let rid = RoomId::new();
     sqlx::query(
-        "INSERT INTO rooms (id, kind, name, description, org_id, created_at, last_activity_at) VALUES (?, 'org_inbox', ?, '', ?, ?, ?)",
+        "INSERT INTO rooms (id, kind, name, description, org_id, created_at, last_activity_at) VALUES ($1, 'org_inbox', $2, '', $3, $4, $5)",
     )
     .bind(rid.to_string())
     .bind(org.name.as_str())
@@ -512,7 +641,7 @@ async fn insert_org(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE orgs SET inbox_room_id = ? WHERE id = ?")
+    sqlx::query("UPDATE orgs SET inbox_room_id = $1 WHERE id = $2")
         .bind(rid.to_string())
         .bind(oid.to_string())
         .execute(&mut **tx)
@@ -530,7 +659,7 @@ async fn insert_user(tx: &mut Tx<'_>, u: &NewUser, now: Millis) -> StoreResult<U
     let uid = UserId::new();
     sqlx::query(
         "INSERT INTO users (id, org_id, login, display_name, email, password_hash, role, lang, active, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
     )
     .bind(uid.to_string())
     .bind(u.org_id.to_string())
@@ -545,7 +674,7 @@ async fn insert_user(tx: &mut Tx<'_>, u: &NewUser, now: Millis) -> StoreResult<U
     .await
     .map_err(unique("login"))?;
     // Rooms the organisation belongs to take in their new member.
-    let rooms: Vec<String> = sqlx::query_scalar("SELECT room_id FROM room_orgs WHERE org_id = ?")
+    let rooms: Vec<String> = sqlx::query_scalar("SELECT room_id FROM room_orgs WHERE org_id = $1")
         .bind(u.org_id.to_string())
         .fetch_all(&mut **tx)
         .await?;
@@ -565,14 +694,14 @@ async fn insert_link(
 ) -> StoreResult<()> {
     if let Some(u) = user {
         // A new link replaces any unused one of the same purpose.
-        sqlx::query("UPDATE link_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+        sqlx::query("UPDATE link_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
             .bind(now)
             .bind(u.to_string())
             .execute(&mut **tx)
             .await?;
     }
     sqlx::query(
-        "INSERT INTO link_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO link_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&link.token_hash)
     .bind(user.map(|u| u.to_string()))
@@ -590,14 +719,14 @@ async fn end_sessions_tx(
     id_hash: Option<&str>,
     now: Millis,
 ) -> StoreResult<u64> {
-    let mut q = QueryBuilder::<Sqlite>::new("UPDATE sessions SET ended_at = ");
-    q.push_bind(now)
+    let mut q = Built::new("UPDATE sessions SET ended_at = ");
+    q.bind_int(now)
         .push(" WHERE ended_at IS NULL AND user_id = ")
-        .push_bind(user.to_string());
+        .bind_str(user.to_string());
     if let Some(h) = id_hash {
-        q.push(" AND id_hash = ").push_bind(h.to_string());
+        q.push(" AND id_hash = ").bind_str(h);
     }
-    let n = q.build().execute(&mut **tx).await?.rows_affected();
+    let n = q.query().execute(&mut **tx).await?.rows_affected();
     if n > 0 {
         insert_entry(tx, EntryKind::SessionsEnded, None, None, Some(user), now).await?;
     }
@@ -622,7 +751,7 @@ async fn post_message_tx(
     }
     let room = m.room_id.to_string();
     let state: Option<(Option<i64>, String)> = sqlx::query_as(
-            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = ? AND rm.user_id = ?",
+            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = $1 AND rm.user_id = $2",
         )
         .bind(&room)
         .bind(m.author_id.to_string())
@@ -636,7 +765,7 @@ async fn post_message_tx(
     }
     if let Some(reply) = m.reply_to {
         let ok: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ? AND room_id = ?")
+            sqlx::query_scalar("SELECT 1 FROM messages WHERE id = $1 AND room_id = $2")
                 .bind(reply.to_string())
                 .bind(&room)
                 .fetch_optional(&mut **tx)
@@ -656,7 +785,7 @@ async fn post_message_tx(
     )
     .await?;
     sqlx::query(
-            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(mid.to_string())
         .bind(&room)
@@ -668,7 +797,7 @@ async fn post_message_tx(
         .bind(pos)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE rooms SET last_pos = ?, last_activity_at = ? WHERE id = ?")
+    sqlx::query("UPDATE rooms SET last_pos = $1, last_activity_at = $2 WHERE id = $3")
         .bind(pos)
         .bind(now)
         .bind(&room)
@@ -692,7 +821,7 @@ async fn post_message_tx(
     }
     if kind == "direct" {
         let others: Vec<String> = sqlx::query_scalar(
-            "SELECT user_id FROM room_members WHERE room_id = ? AND user_id <> ?",
+            "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
         )
         .bind(&room)
         .bind(m.author_id.to_string())
@@ -731,11 +860,22 @@ async fn post_message_tx(
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.writer)
-            .await?;
+        // On PostgreSQL the migrator holds an advisory lock, so instances starting together
+        // apply each migration once.
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.writer)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.writer)
+                    .await?
+            }
+        }
         Ok(())
     }
 
@@ -758,7 +898,7 @@ impl Store for SqliteStore {
     async fn create_setup_link(&self, link: NewLink, now: Millis) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "UPDATE link_tokens SET used_at = ? WHERE purpose = 'setup' AND used_at IS NULL",
+            "UPDATE link_tokens SET used_at = $1 WHERE purpose = 'setup' AND used_at IS NULL",
         )
         .bind(now)
         .execute(&mut *tx)
@@ -770,8 +910,8 @@ impl Store for SqliteStore {
 
     async fn setup_link_valid(&self, token_hash: &str, now: Millis) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM link_tokens WHERE token_hash = ? AND purpose = 'setup' \
-             AND used_at IS NULL AND expires_at > ? AND NOT EXISTS (SELECT 1 FROM users)",
+            "SELECT COUNT(*) FROM link_tokens WHERE token_hash = $1 AND purpose = 'setup' \
+             AND used_at IS NULL AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM users)",
         )
         .bind(token_hash)
         .bind(now)
@@ -792,7 +932,7 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let used = sqlx::query(
-            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND purpose = 'setup' AND used_at IS NULL AND expires_at > ?",
+            "UPDATE link_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = 'setup' AND used_at IS NULL AND expires_at > $3",
         )
         .bind(now)
         .bind(token_hash)
@@ -851,7 +991,7 @@ impl Store for SqliteStore {
     }
 
     async fn org(&self, oid: OrgId) -> StoreResult<Org> {
-        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.id = ?"))
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.id = $1"))
             .bind(oid.to_string())
             .fetch_optional(&self.reader)
             .await?
@@ -864,7 +1004,7 @@ impl Store for SqliteStore {
         let code = LgCode::parse(&r)
             .map(|c| c.into_inner())
             .unwrap_or_default();
-        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.slug = ? OR o.lg_code = ?"))
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.slug = $1 OR o.lg_code = $2"))
             .bind(&r)
             .bind(code)
             .fetch_optional(&self.reader)
@@ -898,7 +1038,7 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, uid: UserId) -> StoreResult<User> {
-        let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = ?"))
+        let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = $1"))
             .bind(uid.to_string())
             .fetch_optional(&self.reader)
             .await?
@@ -910,24 +1050,26 @@ impl Store for SqliteStore {
         if logins.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(USER_SELECT);
+        let mut q = Built::new(USER_SELECT);
         q.push(" WHERE u.login IN (");
-        let mut sep = q.separated(", ");
-        for l in logins {
-            sep.push_bind(l.clone());
+        for (i, l) in logins.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind_str(l.as_str());
         }
         q.push(")");
-        let rows = q.build().fetch_all(&self.reader).await?;
+        let rows = q.query().fetch_all(&self.reader).await?;
         rows.iter().map(user_row).collect()
     }
 
     async fn list_users(&self, org: Option<OrgId>) -> StoreResult<Vec<User>> {
-        let mut q = QueryBuilder::<Sqlite>::new(USER_SELECT);
+        let mut q = Built::new(USER_SELECT);
         if let Some(o) = org {
-            q.push(" WHERE u.org_id = ").push_bind(o.to_string());
+            q.push(" WHERE u.org_id = ").bind_str(o.to_string());
         }
         q.push(" ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), u.display_name");
-        let rows = q.build().fetch_all(&self.reader).await?;
+        let rows = q.query().fetch_all(&self.reader).await?;
         rows.iter().map(user_row).collect()
     }
 
@@ -939,7 +1081,7 @@ impl Store for SqliteStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        let n = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(uid.to_string())
             .execute(&mut *tx)
@@ -961,8 +1103,8 @@ impl Store for SqliteStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE users SET active = ? WHERE id = ?")
-            .bind(active)
+        let n = sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
             .bind(uid.to_string())
             .execute(&mut *tx)
             .await?
@@ -994,7 +1136,7 @@ impl Store for SqliteStore {
 
     async fn link_user(&self, token_hash: &str, now: Millis) -> StoreResult<User> {
         let uid: Option<String> = sqlx::query_scalar(
-            "SELECT user_id FROM link_tokens WHERE token_hash = ? AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > ?",
+            "SELECT user_id FROM link_tokens WHERE token_hash = $1 AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
@@ -1019,7 +1161,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<UserId> {
         let mut tx = self.writer.begin().await?;
         let uid: Option<String> = sqlx::query_scalar(
-            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > ? RETURNING user_id",
+            "UPDATE link_tokens SET used_at = $1 WHERE token_hash = $2 AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > $3 RETURNING user_id",
         )
         .bind(now)
         .bind(token_hash)
@@ -1030,7 +1172,7 @@ impl Store for SqliteStore {
         let uid: UserId = uid
             .and_then(|s| s.parse().ok())
             .ok_or(StoreError::NotFound)?;
-        let n = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND active = 1")
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND active = 1")
             .bind(&password_hash)
             .bind(uid.to_string())
             .execute(&mut *tx)
@@ -1058,7 +1200,7 @@ impl Store for SqliteStore {
 
     async fn credentials(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>> {
         let row = sqlx::query(&format!(
-            "SELECT u.password_hash AS password_hash, x.* FROM ({USER_SELECT} WHERE u.login = ?) x JOIN users u ON u.id = x.id"
+            "SELECT u.password_hash AS password_hash, x.* FROM ({USER_SELECT} WHERE u.login = $1) x JOIN users u ON u.id = x.id"
         ))
         .bind(login)
         .fetch_optional(&self.reader)
@@ -1077,7 +1219,7 @@ impl Store for SqliteStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(uid.to_string())
             .execute(&mut *tx)
@@ -1094,13 +1236,13 @@ impl Store for SqliteStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
             .bind(email)
             .bind(uid.to_string())
             .execute(&mut *tx)
             .await?;
         // Copies start from now: what was already in the inbox is not mailed afterwards.
-        sqlx::query("UPDATE inbox SET mailed_at = ? WHERE user_id = ? AND mailed_at IS NULL")
+        sqlx::query("UPDATE inbox SET mailed_at = $1 WHERE user_id = $2 AND mailed_at IS NULL")
             .bind(audit.at)
             .bind(uid.to_string())
             .execute(&mut *tx)
@@ -1118,7 +1260,7 @@ impl Store for SqliteStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE users SET lang = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
             .bind(lang.as_str())
             .bind(uid.to_string())
             .execute(&mut *tx)
@@ -1131,14 +1273,14 @@ impl Store for SqliteStore {
     async fn record_login_failure(&self, scopes: &[String], now: Millis) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         for s in scopes {
-            sqlx::query("INSERT INTO login_failures (scope, at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO login_failures (scope, at) VALUES ($1, $2)")
                 .bind(s)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
         }
         // Old failures no longer count; forget them.
-        sqlx::query("DELETE FROM login_failures WHERE at < ?")
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(now - 24 * 3600 * 1000)
             .execute(&mut *tx)
             .await?;
@@ -1148,7 +1290,7 @@ impl Store for SqliteStore {
 
     async fn login_failures_since(&self, scope: &str, since: Millis) -> StoreResult<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at >= ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = $1 AND at >= $2")
                 .bind(scope)
                 .bind(since)
                 .fetch_one(&self.reader)
@@ -1164,7 +1306,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, user_agent, address) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&s.id_hash)
         .bind(s.user_id.to_string())
@@ -1190,8 +1332,8 @@ impl Store for SqliteStore {
         let row = sqlx::query(&format!(
             "SELECT s.csrf AS s_csrf, s.created_at AS s_created, s.last_seen_at AS s_seen, x.* \
              FROM sessions s JOIN ({USER_SELECT}) x ON x.id = s.user_id \
-             WHERE s.id_hash = ? AND s.ended_at IS NULL AND x.active = 1 \
-             AND s.last_seen_at > ? AND s.created_at > ?"
+             WHERE s.id_hash = $1 AND s.ended_at IS NULL AND x.active = 1 \
+             AND s.last_seen_at > $2 AND s.created_at > $3"
         ))
         .bind(id_hash)
         .bind(now - idle_ms)
@@ -1208,7 +1350,7 @@ impl Store for SqliteStore {
         };
         // Refresh the idle timer at most once a minute: a write per request would be wasteful.
         if now - su.last_seen_at > 60_000 {
-            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                 .bind(now)
                 .bind(id_hash)
                 .execute(&self.writer)
@@ -1226,7 +1368,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<SessionInfo>> {
         let rows = sqlx::query(
             "SELECT id_hash, created_at, last_seen_at, user_agent, address FROM sessions \
-             WHERE user_id = ? AND ended_at IS NULL AND last_seen_at > ? AND created_at > ? ORDER BY last_seen_at DESC",
+             WHERE user_id = $1 AND ended_at IS NULL AND last_seen_at > $2 AND created_at > $3 ORDER BY last_seen_at DESC",
         )
         .bind(user.to_string())
         .bind(now - idle_ms)
@@ -1283,7 +1425,7 @@ impl Store for SqliteStore {
         }
         let rid = RoomId::new();
         sqlx::query(
-            "INSERT INTO rooms (id, kind, name, description, created_by, created_at, last_activity_at) VALUES (?, 'group', ?, ?, ?, ?, ?)",
+            "INSERT INTO rooms (id, kind, name, description, created_by, created_at, last_activity_at) VALUES ($1, 'group', $2, $3, $4, $5, $6)",
         )
         .bind(rid.to_string())
         .bind(name.as_str())
@@ -1325,7 +1467,7 @@ impl Store for SqliteStore {
         let (x, y) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("{x}:{y}");
         let mut tx = self.writer.begin().await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = ?")
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
             .bind(&key)
             .fetch_optional(&mut *tx)
             .await?;
@@ -1338,7 +1480,7 @@ impl Store for SqliteStore {
         }
         let rid = RoomId::new();
         sqlx::query(
-            "INSERT INTO rooms (id, kind, name, description, dm_key, created_by, created_at, last_activity_at) VALUES (?, 'direct', '', '', ?, ?, ?, ?)",
+            "INSERT INTO rooms (id, kind, name, description, dm_key, created_by, created_at, last_activity_at) VALUES ($1, 'direct', '', '', $2, $3, $4, $5)",
         )
         .bind(rid.to_string())
         .bind(&key)
@@ -1368,7 +1510,7 @@ impl Store for SqliteStore {
                AND m.author_id <> rm.user_id AND m.deleted_at IS NULL) AS unread, \
              (CASE WHEN r.kind = 'direct' THEN (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
                WHERE o.room_id = r.id AND o.user_id <> rm.user_id LIMIT 1) END) AS peer_name \
-             FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = ? \
+             FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1 \
              ORDER BY (r.archived_at IS NOT NULL), r.last_activity_at DESC"
         ))
         .bind(user.to_string())
@@ -1390,7 +1532,7 @@ impl Store for SqliteStore {
     async fn room_for_member(&self, room: RoomId, user: UserId) -> StoreResult<(Room, RoomRole)> {
         let row = sqlx::query(&format!(
             "SELECT {ROOM_COLS}, rm.role AS my_role FROM rooms r JOIN room_members rm ON rm.room_id = r.id \
-             WHERE r.id = ? AND rm.user_id = ?"
+             WHERE r.id = $1 AND rm.user_id = $2"
         ))
         .bind(room.to_string())
         .bind(user.to_string())
@@ -1407,7 +1549,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT rm.user_id, u.login, u.display_name, u.org_id, o.name AS org_name, rm.role, rm.via_org, rm.last_read_pos \
              FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN orgs o ON o.id = u.org_id \
-             WHERE rm.room_id = ? ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), o.name, u.display_name",
+             WHERE rm.room_id = $1 ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), o.name, u.display_name",
         )
         .bind(room.to_string())
         .fetch_all(&self.reader)
@@ -1421,7 +1563,7 @@ impl Store for SqliteStore {
                     org_id: id(r, "org_id")?,
                     org_name: r.try_get("org_name")?,
                     role: RoomRole::parse(&r.try_get::<String, _>("role")?).map_err(corrupt)?,
-                    via_org: r.try_get("via_org")?,
+                    via_org: r.try_get::<i64, _>("via_org")? != 0,
                     last_read_pos: r.try_get("last_read_pos")?,
                 })
             })
@@ -1430,7 +1572,7 @@ impl Store for SqliteStore {
 
     async fn room_orgs(&self, room: RoomId) -> StoreResult<Vec<Org>> {
         let rows = sqlx::query(&format!(
-            "{ORG_SELECT} JOIN room_orgs ro ON ro.org_id = o.id WHERE ro.room_id = ? ORDER BY o.name"
+            "{ORG_SELECT} JOIN room_orgs ro ON ro.org_id = o.id WHERE ro.room_id = $1 ORDER BY o.name"
         ))
         .bind(room.to_string())
         .fetch_all(&self.reader)
@@ -1459,7 +1601,7 @@ impl Store for SqliteStore {
             }
             RoomChange::AddOrg(org) => add_org_to_room(&mut tx, room, org, now).await?,
             RoomChange::RemoveUser(u) => {
-                let n = sqlx::query("DELETE FROM room_members WHERE room_id = ? AND user_id = ?")
+                let n = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
                     .bind(&r)
                     .bind(u.to_string())
                     .execute(&mut *tx)
@@ -1479,14 +1621,14 @@ impl Store for SqliteStore {
                 .await?;
             }
             RoomChange::RemoveOrg(org) => {
-                sqlx::query("DELETE FROM room_orgs WHERE room_id = ? AND org_id = ?")
+                sqlx::query("DELETE FROM room_orgs WHERE room_id = $1 AND org_id = $2")
                     .bind(&r)
                     .bind(org.to_string())
                     .execute(&mut *tx)
                     .await?;
                 let gone: Vec<String> = sqlx::query_scalar(
-                    "DELETE FROM room_members WHERE room_id = ? AND via_org = 1 AND role = 'member' \
-                     AND user_id IN (SELECT id FROM users WHERE org_id = ?) RETURNING user_id",
+                    "DELETE FROM room_members WHERE room_id = $1 AND via_org = 1 AND role = 'member' \
+                     AND user_id IN (SELECT id FROM users WHERE org_id = $2) RETURNING user_id",
                 )
                 .bind(&r)
                 .bind(org.to_string())
@@ -1508,7 +1650,7 @@ impl Store for SqliteStore {
             }
             RoomChange::SetRole(u, role) => {
                 let n = sqlx::query(
-                    "UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?",
+                    "UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3",
                 )
                 .bind(role.as_str())
                 .bind(&r)
@@ -1530,7 +1672,7 @@ impl Store for SqliteStore {
                 .await?;
             }
             RoomChange::Rename(name, desc) => {
-                sqlx::query("UPDATE rooms SET name = ?, description = ? WHERE id = ?")
+                sqlx::query("UPDATE rooms SET name = $1, description = $2 WHERE id = $3")
                     .bind(name.as_str())
                     .bind(desc.as_str())
                     .bind(&r)
@@ -1539,7 +1681,7 @@ impl Store for SqliteStore {
                 insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
             }
             RoomChange::Archive(on) => {
-                sqlx::query("UPDATE rooms SET archived_at = ? WHERE id = ?")
+                sqlx::query("UPDATE rooms SET archived_at = $1 WHERE id = $2")
                     .bind(if on { Some(now) } else { None })
                     .bind(&r)
                     .execute(&mut *tx)
@@ -1554,7 +1696,7 @@ impl Store for SqliteStore {
 
     async fn mark_read(&self, room: RoomId, user: UserId, pos: i64) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE room_members SET last_read_pos = ? WHERE room_id = ? AND user_id = ? AND last_read_pos < ?",
+            "UPDATE room_members SET last_read_pos = $1 WHERE room_id = $2 AND user_id = $3 AND last_read_pos < $4",
         )
         .bind(pos)
         .bind(room.to_string())
@@ -1597,7 +1739,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         let prev: Option<(String, String)> = sqlx::query_as(
-            "SELECT body, room_id FROM messages WHERE id = ? AND deleted_at IS NULL",
+            "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(mid.to_string())
         .fetch_optional(&mut *tx)
@@ -1605,13 +1747,15 @@ impl Store for SqliteStore {
         let Some((old, room)) = prev else {
             return Err(StoreError::NotFound);
         };
-        sqlx::query("UPDATE messages SET body = ?, search_text = ?, edited_at = ? WHERE id = ?")
-            .bind(body.as_str())
-            .bind(search_fold(body.as_str()))
-            .bind(now)
-            .bind(mid.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE messages SET body = $1, search_text = $2, edited_at = $3 WHERE id = $4",
+        )
+        .bind(body.as_str())
+        .bind(search_fold(body.as_str()))
+        .bind(now)
+        .bind(mid.to_string())
+        .execute(&mut *tx)
+        .await?;
         let rid = room
             .parse()
             .map_err(|_| StoreError::Corrupt("room id".into()))?;
@@ -1644,7 +1788,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         let prev: Option<(String, String)> = sqlx::query_as(
-            "SELECT body, room_id FROM messages WHERE id = ? AND deleted_at IS NULL",
+            "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(mid.to_string())
         .fetch_optional(&mut *tx)
@@ -1652,11 +1796,13 @@ impl Store for SqliteStore {
         let Some((old, room)) = prev else {
             return Err(StoreError::NotFound);
         };
-        sqlx::query("UPDATE messages SET body = '', search_text = '', deleted_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(mid.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE messages SET body = '', search_text = '', deleted_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(mid.to_string())
+        .execute(&mut *tx)
+        .await?;
         let rid = room
             .parse()
             .map_err(|_| StoreError::Corrupt("room id".into()))?;
@@ -1683,7 +1829,7 @@ impl Store for SqliteStore {
 
     async fn message(&self, room: RoomId, mid: MessageId) -> StoreResult<Message> {
         let row = sqlx::query(&format!(
-            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.id = ? AND m.room_id = ?"
+            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.id = $1 AND m.room_id = $2"
         ))
         .bind(mid.to_string())
         .bind(room.to_string())
@@ -1700,7 +1846,7 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.room_id = ? AND m.pos < ? ORDER BY m.pos DESC LIMIT ?"
+            "SELECT {MSG_COLS} FROM messages m {MSG_JOINS} WHERE m.room_id = $1 AND m.pos < $2 ORDER BY m.pos DESC LIMIT $3"
         ))
         .bind(room.to_string())
         .bind(before.unwrap_or(i64::MAX))
@@ -1731,8 +1877,8 @@ impl Store for SqliteStore {
         );
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS}, rr.name AS room_name, rr.kind AS room_kind FROM messages m {MSG_JOINS} JOIN rooms rr ON rr.id = m.room_id \
-             WHERE m.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?) AND m.deleted_at IS NULL \
-             AND m.search_text LIKE ? ESCAPE '\\' ORDER BY m.pos DESC LIMIT ?"
+             WHERE m.room_id IN (SELECT room_id FROM room_members WHERE user_id = $1) AND m.deleted_at IS NULL \
+             AND m.search_text LIKE $2 ESCAPE '\\' ORDER BY m.pos DESC LIMIT $3"
         ))
         .bind(user.to_string())
         .bind(pattern)
@@ -1761,7 +1907,7 @@ impl Store for SqliteStore {
 
     async fn entries_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Entry>> {
         let rows = sqlx::query(&format!(
-            "{} WHERE e.pos > ? ORDER BY e.pos LIMIT ?",
+            "{} WHERE e.pos > $1 ORDER BY e.pos LIMIT $2",
             entry_select()
         ))
         .bind(after)
@@ -1779,8 +1925,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Entry>> {
         let u = user.to_string();
         let rows = sqlx::query(&format!(
-            "{} WHERE e.pos > ? AND (e.user_id = ? OR e.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?)) \
-             ORDER BY e.pos LIMIT ?",
+            "{} WHERE e.pos > $1 AND (e.user_id = $2 OR e.room_id IN (SELECT room_id FROM room_members WHERE user_id = $3)) \
+             ORDER BY e.pos LIMIT $4",
             entry_select()
         ))
         .bind(after)
@@ -1795,8 +1941,8 @@ impl Store for SqliteStore {
     async fn count_visible_after(&self, user: UserId, after: i64, cap: i64) -> StoreResult<i64> {
         let u = user.to_string();
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE e.pos > ? AND (e.user_id = ? OR \
-             e.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?)) LIMIT ?) x",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE e.pos > $1 AND (e.user_id = $2 OR \
+             e.room_id IN (SELECT room_id FROM room_members WHERE user_id = $3)) LIMIT $4) x",
         )
         .bind(after)
         .bind(&u)
@@ -1807,7 +1953,7 @@ impl Store for SqliteStore {
     }
 
     async fn entry_time(&self, pos: i64) -> StoreResult<Option<Millis>> {
-        Ok(sqlx::query_scalar("SELECT at FROM entries WHERE pos = ?")
+        Ok(sqlx::query_scalar("SELECT at FROM entries WHERE pos = $1")
             .bind(pos)
             .fetch_optional(&self.reader)
             .await?)
@@ -1818,7 +1964,7 @@ impl Store for SqliteStore {
             "SELECT i.id, i.kind, i.room_id, r.name AS room_name, r.kind AS room_kind, i.message_id, m.body AS body, \
              m.deleted_at AS deleted, a.display_name AS actor_name, i.created_at, i.read_at \
              FROM inbox i LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
-             LEFT JOIN users a ON a.id = i.actor_id WHERE i.user_id = ? ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+             LEFT JOIN users a ON a.id = i.actor_id WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.id DESC LIMIT $2",
         )
         .bind(user.to_string())
         .bind(limit)
@@ -1851,7 +1997,7 @@ impl Store for SqliteStore {
 
     async fn inbox_unread(&self, user: UserId) -> StoreResult<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE user_id = ? AND read_at IS NULL")
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE user_id = $1 AND read_at IS NULL")
                 .bind(user.to_string())
                 .fetch_one(&self.reader)
                 .await?,
@@ -1865,14 +2011,14 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE inbox SET read_at = ");
-        q.push_bind(now)
+        let mut q = Built::new("UPDATE inbox SET read_at = ");
+        q.bind_int(now)
             .push(" WHERE read_at IS NULL AND user_id = ")
-            .push_bind(user.to_string());
+            .bind_str(user.to_string());
         if let Some(i) = item {
-            q.push(" AND id = ").push_bind(i.to_string());
+            q.push(" AND id = ").bind_str(i.to_string());
         }
-        let n = q.build().execute(&mut *tx).await?.rows_affected();
+        let n = q.query().execute(&mut *tx).await?.rows_affected();
         if n > 0 {
             insert_entry(&mut tx, EntryKind::Inbox, None, None, Some(user), now).await?;
         }
@@ -1891,8 +2037,8 @@ impl Store for SqliteStore {
              r.kind AS room_kind, i.message_id, m.body AS body, m.deleted_at AS deleted \
              FROM inbox i JOIN users u ON u.id = i.user_id LEFT JOIN users a ON a.id = i.actor_id \
              LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
-             WHERE i.mailed_at IS NULL AND i.created_at >= ? AND i.read_at IS NULL \
-             AND u.email IS NOT NULL AND u.active = TRUE ORDER BY i.created_at LIMIT ?",
+             WHERE i.mailed_at IS NULL AND i.created_at >= $1 AND i.read_at IS NULL \
+             AND u.email IS NOT NULL AND u.active = 1 ORDER BY i.created_at LIMIT $2",
         )
         .bind(since)
         .bind(limit)
@@ -1902,7 +2048,7 @@ impl Store for SqliteStore {
         for r in &rows {
             let id: InboxId = id(r, "id")?;
             let claimed =
-                sqlx::query("UPDATE inbox SET mailed_at = ? WHERE id = ? AND mailed_at IS NULL")
+                sqlx::query("UPDATE inbox SET mailed_at = $1 WHERE id = $2 AND mailed_at IS NULL")
                     .bind(now)
                     .bind(id.to_string())
                     .execute(&self.writer)
@@ -1936,7 +2082,7 @@ impl Store for SqliteStore {
     }
 
     async fn unclaim_mail(&self, item: InboxId) -> StoreResult<()> {
-        sqlx::query("UPDATE inbox SET mailed_at = NULL WHERE id = ?")
+        sqlx::query("UPDATE inbox SET mailed_at = NULL WHERE id = $1")
             .bind(item.to_string())
             .execute(&self.writer)
             .await?;
@@ -1951,25 +2097,25 @@ impl Store for SqliteStore {
     }
 
     async fn audit_list(&self, f: AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Built::new(
             "SELECT a.at, a.user_id, u.login AS user_login, a.org_id, a.action, a.object, a.address, a.result, a.detail \
              FROM audit a LEFT JOIN users u ON u.id = a.user_id WHERE 1 = 1",
         );
         if let Some(o) = f.org_id {
-            q.push(" AND a.org_id = ").push_bind(o.to_string());
+            q.push(" AND a.org_id = ").bind_str(o.to_string());
         }
         if let Some(a) = f.action.filter(|s| !s.is_empty()) {
-            q.push(" AND a.action LIKE ").push_bind(format!("{a}%"));
+            q.push(" AND a.action LIKE ").bind_str(format!("{a}%"));
         }
         if let Some(l) = f.user_login.filter(|s| !s.is_empty()) {
-            q.push(" AND u.login = ").push_bind(l);
+            q.push(" AND u.login = ").bind_str(l);
         }
         if let Some(b) = f.before {
-            q.push(" AND a.at < ").push_bind(b);
+            q.push(" AND a.at < ").bind_int(b);
         }
         q.push(" ORDER BY a.at DESC, a.id DESC LIMIT ")
-            .push_bind(f.limit.clamp(1, 500));
-        let rows = q.build().fetch_all(&self.reader).await?;
+            .bind_int(f.limit.clamp(1, 500));
+        let rows = q.query().fetch_all(&self.reader).await?;
         rows.iter()
             .map(|r| {
                 Ok(AuditRecord {
@@ -1988,7 +2134,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_idempotency(&self, before: Millis) -> StoreResult<u64> {
-        Ok(sqlx::query("DELETE FROM idempotency WHERE created_at < ?")
+        Ok(sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
             .bind(before)
             .execute(&self.writer)
             .await?
