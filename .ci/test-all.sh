@@ -15,11 +15,38 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}"
 fi
 
+# PostgreSQL: installed (or installed now), started, with a superuser role for whoever runs this.
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  echo "== installing PostgreSQL"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql postgresql-contrib
+fi
+if [ "$(id -u)" = 0 ]; then AS_PG="su postgres -c"; else AS_PG="sudo -u postgres sh -c"; fi
+cluster=$(pg_lsclusters -h 2>/dev/null | head -n 1 || true)
+if [ -z "$cluster" ]; then
+  ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  pg_createcluster "$ver" main
+  cluster=$(pg_lsclusters -h | head -n 1)
+fi
+read -r pg_ver pg_name _ <<<"$cluster"
+pg_ctlcluster "$pg_ver" "$pg_name" start 2>/dev/null || true
+for _ in $(seq 1 30); do pg_isready -q && break; sleep 1; done
+me=$(id -un)
+$AS_PG "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '$me'\"" | grep -q 1 || $AS_PG "createuser -s $me"
+export SONAE_TEST_PG_URL="${SONAE_TEST_PG_URL:-postgres://$me@localhost/postgres?host=/var/run/postgresql}"
+# Databases left by earlier runs (each test makes its own).
+psql -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'sonae_t_%'" | while read -r db; do
+  [ -n "$db" ] && psql -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+done
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-echo "== cargo test"
 # Browser tests must run here; plain `cargo test` elsewhere skips them with a message.
 export SONAE_REQUIRE_BROWSER=1
+echo "== cargo test (SQLite)"
 cargo test --all-targets
+echo "== cargo test (PostgreSQL)"
+SONAE_TEST_DATABASE=postgres cargo test --test api

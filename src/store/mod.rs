@@ -607,3 +607,30 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     Ok(Arc::new(SqlStore::open(url).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    fn names(dir: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut v: Vec<String> = std::fs::read_dir(path)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite = names("migrations/sqlite");
+        let postgres = names("migrations/postgres");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "same versions and names in migrations/sqlite and migrations/postgres"
+        );
+    }
+}

@@ -13,3 +13,17 @@ mod messages;
 mod roles;
 mod rooms;
 mod search;
+
+/// Says which backend this run covers, so a plain `cargo test` is clear about the other one.
+#[test]
+fn backend_under_test() {
+    match support::test_backend() {
+        sonae::store::Backend::Sqlite => eprintln!(
+            "NOTE: this run tests SQLite; the PostgreSQL pass runs with SONAE_TEST_DATABASE=postgres (bash .ci/test-all.sh runs both)"
+        ),
+        sonae::store::Backend::Postgres => eprintln!(
+            "NOTE: this run tests PostgreSQL at {}",
+            support::pg_admin_url()
+        ),
+    }
+}
