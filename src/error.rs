@@ -98,11 +98,26 @@ impl From<StoreError> for AppError {
                 AppError::Conflict("err-idem-reused")
             }
             StoreError::Unavailable(_) => AppError::Unavailable,
-            StoreError::Db(sqlx::Error::PoolTimedOut)
-            | StoreError::Db(sqlx::Error::PoolClosed)
-            | StoreError::Db(sqlx::Error::Io(_)) => AppError::Unavailable,
+            StoreError::Db(e) if connection_lost(&e) => AppError::Unavailable,
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than a bad query.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // 08…: connection exceptions; 57P…: the server is shutting down or restarting.
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

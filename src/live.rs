@@ -22,7 +22,7 @@ pub struct LiveHub {
 
 struct Inner {
     tx: broadcast::Sender<Batch>,
-    bell: Notify,
+    bell: Arc<Notify>,
     head: AtomicI64,
     shutdown: watch::Sender<bool>,
 }
@@ -36,11 +36,12 @@ impl LiveHub {
         let hub = Self {
             inner: Arc::new(Inner {
                 tx,
-                bell: Notify::new(),
+                bell: Arc::new(Notify::new()),
                 head: AtomicI64::new(head),
                 shutdown,
             }),
         };
+        store.wake_on_change(hub.inner.bell.clone()).await;
         let inner = hub.inner.clone();
         tokio::spawn(async move { tail(inner, store).await });
         hub
@@ -80,7 +81,8 @@ impl LiveHub {
 async fn tail(inner: Arc<Inner>, store: Arc<dyn Store>) {
     let mut stop = inner.shutdown.subscribe();
     loop {
-        // Also poll now and then: another process (the CLI, a second instance) may have written.
+        // Also poll now and then: another process (the CLI; a second instance on SQLite, or one
+        // whose NOTIFY was lost) may have written.
         tokio::select! {
             _ = inner.bell.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

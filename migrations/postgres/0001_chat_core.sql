@@ -149,3 +149,8 @@ CREATE TABLE audit (
     detail    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_at ON audit(at);
+
+-- Search: a trigram index serves LIKE '%…%' for words of three or more characters; shorter
+-- words (避難, 開設) fall back to a scan of the user's rooms, as on SQLite.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_search_trgm ON messages USING gin (search_text gin_trgm_ops);

@@ -367,6 +367,10 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pools.
     async fn close(&self);
+    /// Rings `bell` whenever another process commits timeline entries (PostgreSQL LISTEN),
+    /// and after a lost listening connection is back, so the caller catches up. SQLite: nothing
+    /// to listen to; the caller polls.
+    async fn wake_on_change(&self, bell: Arc<tokio::sync::Notify>);
 
     // --- setup, organisations, accounts ---
     async fn user_count(&self) -> StoreResult<i64>;

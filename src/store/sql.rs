@@ -879,6 +879,33 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn wake_on_change(&self, bell: Arc<tokio::sync::Notify>) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(mut listener) => {
+                        if listener.listen(NOTIFY_CHANNEL).await.is_ok() {
+                            // Whatever was committed while we were not listening.
+                            bell.notify_one();
+                            while listener.try_recv().await.ok().flatten().is_some() {
+                                bell.notify_one();
+                            }
+                        }
+                        tracing::warn!("lost the LISTEN connection; reconnecting");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot LISTEN for other instances' writes")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())

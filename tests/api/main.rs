@@ -7,6 +7,7 @@ mod bad_input;
 
 mod browser;
 mod idempotency;
+mod instances;
 mod live;
 mod mail;
 mod messages;
