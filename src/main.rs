@@ -27,6 +27,15 @@ enum Command {
     Migrate,
     /// Load the demo (三重県 and its 29 市町) into an empty database.
     Demo,
+    /// Copy every table into another, empty database (SQLite ⇄ PostgreSQL).
+    CopyDb {
+        /// Source database URL.
+        #[arg(long)]
+        from: String,
+        /// Target database URL; it must be empty.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +58,7 @@ async fn main() -> std::process::ExitCode {
         None | Some(Command::Serve) => sonae::server::serve(cli.db, cli.serve).await,
         Some(Command::Migrate) => migrate(&cli.db).await,
         Some(Command::Demo) => sonae::demo::run(&cli.db).await,
+        Some(Command::CopyDb { from, to }) => copy_db(&from, &to).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -64,5 +74,18 @@ async fn migrate(db: &DbArgs) -> anyhow::Result<()> {
     let store = sonae::store::open(&db.url()).await?;
     store.migrate().await?;
     println!("migrations applied to {}", sonae::server::redact(&db.url()));
+    Ok(())
+}
+
+async fn copy_db(from: &str, to: &str) -> anyhow::Result<()> {
+    let report = sonae::store::copy::copy_db(from, to).await?;
+    for (table, n) in &report.tables {
+        println!("{table:>16}: {n} rows");
+    }
+    println!(
+        "copied {} to {}",
+        sonae::server::redact(from),
+        sonae::server::redact(to)
+    );
     Ok(())
 }

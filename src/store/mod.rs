@@ -1,6 +1,7 @@
 //! Persistence. The [`Store`] trait is shaped by use cases; SQL lives only in this folder.
 //! The backend is chosen from the database URL's scheme.
 
+pub mod copy;
 mod sql;
 
 use crate::domain::*;

@@ -197,6 +197,11 @@ impl SqlStore {
         self.backend
     }
 
+    /// The pool that writes (on SQLite, the single writer connection).
+    pub fn pool(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// The URL this store was opened with.
     pub fn url(&self) -> &str {
         &self.url
