@@ -45,13 +45,22 @@ fn values(row: &AnyRow) -> Vec<Value> {
 }
 
 /// The column names and rows of a table, in a stable order.
-pub async fn dump(pool: &AnyPool, table: &str, order: &str) -> StoreResult<(Vec<String>, Vec<Vec<Value>>)> {
+pub async fn dump(
+    pool: &AnyPool,
+    table: &str,
+    order: &str,
+) -> StoreResult<(Vec<String>, Vec<Vec<Value>>)> {
     let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
         .fetch_all(pool)
         .await?;
     let columns = rows
         .first()
-        .map(|r| r.columns().iter().map(|c| sqlx::Column::name(c).to_string()).collect())
+        .map(|r| {
+            r.columns()
+                .iter()
+                .map(|c| sqlx::Column::name(c).to_string())
+                .collect()
+        })
         .unwrap_or_default();
     Ok((columns, rows.iter().map(values).collect()))
 }

@@ -174,7 +174,7 @@ impl SqlStore {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .min_connections(0)
-                    .acquire_timeout(Duration::from_secs(5))
+                    .acquire_timeout(Duration::from_secs(3))
                     .connect_with(opts)
                     .await
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;

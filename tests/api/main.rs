@@ -12,6 +12,7 @@ mod instances;
 mod live;
 mod mail;
 mod messages;
+mod outage;
 mod roles;
 mod rooms;
 mod search;
