@@ -1,11 +1,13 @@
 //! `sonae-bench`: load figures for the chat core, measured over real HTTP on this machine.
 //!
 //! ```text
-//! cargo run --release --bin sonae-bench -- post   [--posters 16] [--seconds 10]
-//! cargo run --release --bin sonae-bench -- fanout [--subscribers 1000] [--posts 50] [--interval-ms 100]
+//! cargo run --release --bin sonae-bench -- [--postgres URL] [--instances N] post   [--posters 16] [--seconds 10]
+//! cargo run --release --bin sonae-bench -- [--postgres URL] [--instances N] fanout [--subscribers 1000] [--posts 50] [--interval-ms 100]
 //! ```
-//! Each run starts a server on 127.0.0.1 with a fresh SQLite database in a temporary folder
-//! (WAL, synchronous=FULL), creates users and sessions directly, then drives it with HTTP clients.
+//! Each run starts N servers on 127.0.0.1 sharing a fresh database: SQLite in a temporary folder
+//! (WAL, synchronous=FULL), or, with `--postgres` (a superuser URL), a new PostgreSQL database
+//! that is dropped afterwards. Users and sessions are created directly; then HTTP clients drive
+//! the servers, spread evenly over the instances.
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
@@ -20,6 +22,12 @@ use std::time::{Duration, Instant};
 #[derive(Parser)]
 #[command(about = "Load figures for Sonae's chat core")]
 struct Cli {
+    /// Run on PostgreSQL: a superuser URL of the server to create the bench database on.
+    #[arg(long, global = true)]
+    postgres: Option<String>,
+    /// Servers sharing the database (more than one needs --postgres).
+    #[arg(long, global = true, default_value_t = 1)]
+    instances: usize,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -45,11 +53,31 @@ enum Cmd {
 }
 
 struct Bench {
-    base: String,
+    bases: Vec<String>,
     app: App,
     room: RoomId,
     tokens: Vec<String>,
     _dir: tempfile_dir::Dir,
+    /// The PostgreSQL database to drop at the end: (admin URL, name).
+    pg: Option<(String, String)>,
+}
+
+impl Bench {
+    /// The server that client `i` talks to.
+    fn base(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
+    }
+
+    async fn finish(&self) {
+        if let Some((admin, name)) = &self.pg {
+            use sqlx::{Connection, Executor};
+            if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
+                let _ = c
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await;
+            }
+        }
+    }
 }
 
 /// A temporary folder removed on drop (no extra crate needed for a bench).
@@ -75,10 +103,36 @@ fn v<T>(r: Result<T, Invalid>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-async fn setup(users: usize) -> anyhow::Result<Bench> {
+async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow::Result<Bench> {
     let dir = std::env::temp_dir().join(format!("sonae-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("sonae.db").display());
+    let (url, pg) = match postgres {
+        None => {
+            if instances > 1 {
+                anyhow::bail!("several instances share a PostgreSQL database: add --postgres URL");
+            }
+            (format!("sqlite://{}", dir.join("sonae.db").display()), None)
+        }
+        Some(admin) => {
+            use sqlx::{Connection, Executor};
+            let name = format!("sonae_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut c = sqlx::PgConnection::connect(admin).await?;
+            c.execute(format!("CREATE DATABASE {name}").as_str())
+                .await?;
+            let (base, query) = admin
+                .split_once('?')
+                .map(|(b, q)| (b.to_string(), format!("?{q}")))
+                .unwrap_or((admin.to_string(), String::new()));
+            let base = base
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(base);
+            (
+                format!("{base}/{name}{query}"),
+                Some((admin.to_string(), name)),
+            )
+        }
+    };
     let store = sonae::store::open(&url).await?;
     store.migrate().await?;
     let app = App::new(store.clone(), Arc::new(SystemClock), Config::default()).await;
@@ -148,18 +202,27 @@ async fn setup(users: usize) -> anyhow::Result<Bench> {
         )
         .await?
         .value;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let serve_app = app.clone();
-    tokio::spawn(async move {
-        let _ = sonae::server::serve_on(serve_app, listener, std::future::pending()).await;
-    });
+    let mut bases = Vec::new();
+    for i in 0..instances {
+        let serve_app = if i == 0 {
+            app.clone()
+        } else {
+            let other = sonae::store::open(&url).await?;
+            App::new(other, Arc::new(SystemClock), Config::default()).await
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        bases.push(format!("http://{}", listener.local_addr()?));
+        tokio::spawn(async move {
+            let _ = sonae::server::serve_on(serve_app, listener, std::future::pending()).await;
+        });
+    }
     Ok(Bench {
-        base,
+        bases,
         app,
         room,
         tokens,
         _dir: tempfile_dir::Dir(dir),
+        pg,
     })
 }
 
@@ -179,7 +242,7 @@ async fn post_one(
 ) -> anyhow::Result<reqwest::StatusCode> {
     let key = uuid::Uuid::new_v4().simple().to_string();
     let res = client
-        .post(format!("{}/rooms/{}/messages", b.base, b.room))
+        .post(format!("{}/rooms/{}/messages", b.base(i), b.room))
         .header("cookie", format!("sonae_session={}", b.tokens[i]))
         .header("accept", "application/json")
         .form(&[
@@ -192,10 +255,20 @@ async fn post_one(
     Ok(res.status())
 }
 
-async fn bench_post(posters: usize, seconds: u64) -> anyhow::Result<()> {
-    let b = Arc::new(setup(posters).await?);
+async fn bench_post(
+    posters: usize,
+    seconds: u64,
+    pg: Option<&str>,
+    instances: usize,
+) -> anyhow::Result<()> {
+    let b = Arc::new(setup(posters, pg, instances).await?);
+    let db = if pg.is_some() {
+        "PostgreSQL synchronous_commit=on"
+    } else {
+        "SQLite WAL synchronous=FULL"
+    };
     println!(
-        "post throughput: {posters} concurrent posters, one room, {seconds} s, SQLite WAL synchronous=FULL"
+        "post throughput: {posters} concurrent posters, one room, {seconds} s, {db}, {instances} instance(s)"
     );
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -246,13 +319,20 @@ async fn bench_post(posters: usize, seconds: u64) -> anyhow::Result<()> {
         pct(&lat, 0.99),
         pct(&lat, 1.0)
     );
+    b.finish().await;
     Ok(())
 }
 
-async fn bench_fanout(subscribers: usize, posts: usize, interval_ms: u64) -> anyhow::Result<()> {
-    let b = Arc::new(setup(subscribers + 1).await?);
+async fn bench_fanout(
+    subscribers: usize,
+    posts: usize,
+    interval_ms: u64,
+    pg: Option<&str>,
+    instances: usize,
+) -> anyhow::Result<()> {
+    let b = Arc::new(setup(subscribers + 1, pg, instances).await?);
     println!(
-        "fan-out: {subscribers} live subscribers in one room, {posts} posts {interval_ms} ms apart"
+        "fan-out: {subscribers} live subscribers in one room over {instances} instance(s), {posts} posts {interval_ms} ms apart, posted to the first"
     );
     let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
@@ -261,7 +341,7 @@ async fn bench_fanout(subscribers: usize, posts: usize, interval_ms: u64) -> any
         .pool_max_idle_per_host(0)
         .build()?;
     for i in 1..=subscribers {
-        let url = format!("{}/events", b.base);
+        let url = format!("{}/events", b.base(i));
         let cookie = format!("sonae_session={}", b.tokens[i]);
         let tx = tx.clone();
         let ready = ready_tx.clone();
@@ -344,6 +424,7 @@ async fn bench_fanout(subscribers: usize, posts: usize, interval_ms: u64) -> any
         pct(&lat, 0.99),
         pct(&lat, 1.0)
     );
+    b.finish().await;
     Ok(())
 }
 
@@ -351,11 +432,22 @@ async fn bench_fanout(subscribers: usize, posts: usize, interval_ms: u64) -> any
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Post { posters, seconds } => bench_post(posters, seconds).await,
+        Cmd::Post { posters, seconds } => {
+            bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
+        }
         Cmd::Fanout {
             subscribers,
             posts,
             interval_ms,
-        } => bench_fanout(subscribers, posts, interval_ms).await,
+        } => {
+            bench_fanout(
+                subscribers,
+                posts,
+                interval_ms,
+                cli.postgres.as_deref(),
+                cli.instances,
+            )
+            .await
+        }
     }
 }

@@ -51,12 +51,27 @@ struct PostJob {
     reply: oneshot::Sender<StoreResult<Written<MessageId>>>,
 }
 
+/// Begins a writing transaction. On PostgreSQL it first takes the position lock (held until
+/// commit, so positions are handed out and committed in one order across all instances) and
+/// queues a NOTIFY for the other instances (delivered at commit).
+async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Tx<'static>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, '')")
+            .bind(POSITION_LOCK)
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
 /// Most posts committed together in one transaction.
 const GROUP_COMMIT_MAX: usize = 128;
 
 /// Group commit: posts that arrive while the previous transaction is being made durable are
 /// written together and acknowledged after one fsync. A post is acknowledged only once committed.
-async fn post_writer(writer: AnyPool, mut rx: mpsc::Receiver<PostJob>) {
+async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<PostJob>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < GROUP_COMMIT_MAX {
@@ -65,7 +80,7 @@ async fn post_writer(writer: AnyPool, mut rx: mpsc::Receiver<PostJob>) {
                 Err(_) => break,
             }
         }
-        let mut tx = match writer.begin().await {
+        let mut tx = match begin_write(&writer, backend).await {
             Ok(tx) => tx,
             Err(e) => {
                 let msg = e.to_string();
@@ -182,7 +197,7 @@ impl SqlStore {
             }
         };
         let (posts, rx) = mpsc::channel(4096);
-        tokio::spawn(post_writer(writer.clone(), rx));
+        tokio::spawn(post_writer(writer.clone(), backend, rx));
         Ok(Self {
             backend,
             url: url.to_string(),
@@ -430,17 +445,6 @@ async fn insert_entry(
     user: Option<UserId>,
     at: Millis,
 ) -> StoreResult<i64> {
-    if tx.backend_name() == "PostgreSQL" {
-        // Positions in commit order (see the module comment), and a wake-up for other instances.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(POSITION_LOCK)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(NOTIFY_CHANNEL)
-            .execute(&mut **tx)
-            .await?;
-    }
     let pos: i64 = sqlx::query_scalar(
         "INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING pos",
     )
@@ -928,7 +932,7 @@ impl Store for SqlStore {
     }
 
     async fn create_setup_link(&self, link: NewLink, now: Millis) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         sqlx::query(
             "UPDATE link_tokens SET used_at = $1 WHERE purpose = 'setup' AND used_at IS NULL",
         )
@@ -959,7 +963,7 @@ impl Store for SqlStore {
         admin: NewUser,
         now: Millis,
     ) -> StoreResult<UserId> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
             .await?;
@@ -999,7 +1003,7 @@ impl Store for SqlStore {
     }
 
     async fn create_org(&self, org: NewOrg, now: Millis, audit: AuditRecord) -> StoreResult<Org> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let oid = insert_org(&mut tx, &org, false, now).await?;
         insert_audit(
             &mut tx,
@@ -1052,7 +1056,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<User> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let uid = insert_user(&mut tx, &user, now).await?;
         if let Some(link) = link {
             insert_link(&mut tx, Some(uid), &link, now).await?;
@@ -1112,7 +1116,7 @@ impl Store for SqlStore {
         _now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let n = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(uid.to_string())
@@ -1134,7 +1138,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let n = sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
             .bind(i64::from(active))
             .bind(uid.to_string())
@@ -1159,7 +1163,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         insert_link(&mut tx, Some(user), &link, now).await?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
@@ -1191,7 +1195,7 @@ impl Store for SqlStore {
         password_hash: String,
         now: Millis,
     ) -> StoreResult<UserId> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let uid: Option<String> = sqlx::query_scalar(
             "UPDATE link_tokens SET used_at = $1 WHERE token_hash = $2 AND user_id IS NOT NULL AND used_at IS NULL AND expires_at > $3 RETURNING user_id",
         )
@@ -1250,7 +1254,7 @@ impl Store for SqlStore {
         _now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(uid.to_string())
@@ -1267,7 +1271,7 @@ impl Store for SqlStore {
         email: Option<String>,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
             .bind(email)
             .bind(uid.to_string())
@@ -1291,7 +1295,7 @@ impl Store for SqlStore {
         _now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
             .bind(lang.as_str())
             .bind(uid.to_string())
@@ -1303,7 +1307,7 @@ impl Store for SqlStore {
     }
 
     async fn record_login_failure(&self, scopes: &[String], now: Millis) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         for s in scopes {
             sqlx::query("INSERT INTO login_failures (scope, at) VALUES ($1, $2)")
                 .bind(s)
@@ -1336,7 +1340,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, user_agent, address) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -1427,7 +1431,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let n = end_sessions_tx(&mut tx, user, id_hash, now).await?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
@@ -1447,7 +1451,7 @@ impl Store for SqlStore {
             description,
             invite,
         } = room;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
             let rid = idem_result(&prev, "room")?;
             return Ok(Written {
@@ -1498,7 +1502,7 @@ impl Store for SqlStore {
     ) -> StoreResult<RoomId> {
         let (x, y) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("{x}:{y}");
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
             .bind(&key)
             .fetch_optional(&mut *tx)
@@ -1620,7 +1624,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let r = room.to_string();
         match change {
             RoomChange::AddUsers(users) => {
@@ -1769,7 +1773,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let prev: Option<(String, String)> = sqlx::query_as(
             "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
         )
@@ -1818,7 +1822,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let prev: Option<(String, String)> = sqlx::query_as(
             "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
         )
@@ -2042,7 +2046,7 @@ impl Store for SqlStore {
         item: Option<InboxId>,
         now: Millis,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         let mut q = Built::new("UPDATE inbox SET read_at = ");
         q.bind_int(now)
             .push(" WHERE read_at IS NULL AND user_id = ")
@@ -2122,7 +2126,7 @@ impl Store for SqlStore {
     }
 
     async fn audit(&self, record: AuditRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = begin_write(&self.writer, self.backend).await?;
         insert_audit(&mut tx, &record).await?;
         tx.commit().await?;
         Ok(())
