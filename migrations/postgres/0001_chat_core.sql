@@ -64,7 +64,7 @@ CREATE TABLE rooms (
     archived_at BIGINT,
     created_by  TEXT,
     created_at  BIGINT NOT NULL,
-    last_pos    BIGINT NOT NULL DEFAULT 0,
+    -- Creation time; the room list takes the newest message's time when there is one.
     last_activity_at BIGINT NOT NULL
 );
 

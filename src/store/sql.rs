@@ -90,29 +90,21 @@ async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<P
                 continue;
             }
         };
-        // Refusals (not a member, archived, bad reply) are found before anything is written, so
-        // they need no savepoint; a database error part-way aborts the whole batch, and every
-        // poster is told to retry (their keys make the retry safe).
-        let mut done = Vec::with_capacity(batch.len());
-        let mut failed: Option<String> = None;
-        for job in batch {
-            if failed.is_some() {
-                done.push((job.reply, Err(StoreError::Unavailable(String::new()))));
+        // Refusals (not a member, archived, bad reply) are decided before anything is written; a
+        // database error aborts the whole batch, and every poster is told to retry (their keys
+        // make the retry safe).
+        let results = match post_batch(&mut tx, &batch).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                let msg = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(msg.clone())));
+                }
                 continue;
             }
-            let result = post_message_tx(&mut tx, job.m, job.idem, job.now, job.audit).await;
-            if let Err(StoreError::Db(e)) = &result {
-                failed = Some(e.to_string());
-            }
-            done.push((job.reply, result));
-        }
-        if let Some(msg) = failed {
-            let _ = tx.rollback().await;
-            for (reply, _) in done {
-                let _ = reply.send(Err(StoreError::Unavailable(msg.clone())));
-            }
-            continue;
-        }
+        };
+        let done: Vec<_> = batch.into_iter().map(|j| j.reply).zip(results).collect();
         match tx.commit().await {
             Ok(()) => {
                 for (reply, result) in done {
@@ -333,8 +325,9 @@ fn org_row(row: &AnyRow) -> StoreResult<Org> {
     })
 }
 
-const ROOM_COLS: &str =
-    "r.id, r.kind, r.name, r.description, r.org_id, r.archived_at, r.last_activity_at";
+const ROOM_COLS: &str = "r.id, r.kind, r.name, r.description, r.org_id, r.archived_at, \
+     COALESCE((SELECT lm.created_at FROM messages lm WHERE lm.room_id = r.id ORDER BY lm.pos DESC LIMIT 1), \
+     r.last_activity_at) AS last_activity_at";
 
 fn room_row(row: &AnyRow) -> StoreResult<Room> {
     Ok(Room {
@@ -742,130 +735,318 @@ async fn end_sessions_tx(
     Ok(n)
 }
 
-/// Posts one message inside the group-commit writer's transaction. Every refusal is decided
-/// before the first write.
-async fn post_message_tx(
-    tx: &mut Tx<'_>,
-    m: NewMessage,
-    idem: Idem,
-    now: Millis,
-    audit: AuditRecord,
-) -> StoreResult<Written<MessageId>> {
-    if let Some(prev) = idem_lookup(tx, &idem).await? {
-        let mid = idem_result(&prev, "message")?;
-        return Ok(Written {
-            value: mid,
+/// The result for a post whose idempotency key repeats an earlier post of the same batch.
+fn repeat_of(first: &StoreResult<Written<MessageId>>) -> StoreResult<Written<MessageId>> {
+    match first {
+        Ok(w) => Ok(Written {
+            value: w.value,
             replayed: true,
-        });
+        }),
+        Err(StoreError::NotFound) => Err(StoreError::NotFound),
+        Err(StoreError::Refused(r)) => Err(StoreError::Refused(r)),
+        Err(e) => Err(StoreError::Unavailable(e.to_string())),
     }
-    let room = m.room_id.to_string();
-    let state: Option<(Option<i64>, String)> = sqlx::query_as(
-            "SELECT r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id = $1 AND rm.user_id = $2",
-        )
-        .bind(&room)
-        .bind(m.author_id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some((archived, kind)) = state else {
-        return Err(StoreError::NotFound);
-    };
-    if archived.is_some() {
-        return Err(StoreError::Refused("archived"));
+}
+
+/// Binds `values` as a comma-separated list of placeholders.
+fn bind_list<'a>(q: &mut Built, values: impl IntoIterator<Item = &'a String>) {
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind_str(v.as_str());
     }
-    if let Some(reply) = m.reply_to {
-        let ok: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM messages WHERE id = $1 AND room_id = $2")
-                .bind(reply.to_string())
-                .bind(&room)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if ok.is_none() {
-            return Err(StoreError::Refused("reply_to"));
+}
+
+/// Writes a batch of posts in the group-commit transaction with a handful of statements for the
+/// whole batch (look up keys, check membership and replies, insert entries, messages, keys and
+/// audit rows), so a batch costs about as many round trips as one post. Every refusal is decided
+/// before the first write.
+async fn post_batch(
+    tx: &mut Tx<'_>,
+    jobs: &[PostJob],
+) -> StoreResult<Vec<StoreResult<Written<MessageId>>>> {
+    use std::collections::{HashMap, HashSet};
+    let n = jobs.len();
+    let mut results: Vec<Option<StoreResult<Written<MessageId>>>> = (0..n).map(|_| None).collect();
+    // The same key twice in one batch: the later one repeats the first.
+    let mut first_of: HashMap<(UserId, &str), usize> = HashMap::new();
+    let mut repeat: Vec<Option<usize>> = vec![None; n];
+    for (i, j) in jobs.iter().enumerate() {
+        let k = (j.idem.user_id, j.idem.key.as_str());
+        match first_of.get(&k) {
+            Some(&f) => repeat[i] = Some(f),
+            None => {
+                first_of.insert(k, i);
+            }
         }
     }
-    let mid = MessageId::new();
-    let pos = insert_entry(
-        tx,
-        EntryKind::MessageNew,
-        Some(m.room_id),
-        Some(mid),
-        None,
-        now,
-    )
-    .await?;
-    sqlx::query(
-            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(mid.to_string())
-        .bind(&room)
-        .bind(m.author_id.to_string())
-        .bind(m.body.as_str())
-        .bind(search_fold(m.body.as_str()))
-        .bind(m.reply_to.map(|r| r.to_string()))
-        .bind(now)
-        .bind(pos)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE rooms SET last_pos = $1, last_activity_at = $2 WHERE id = $3")
-        .bind(pos)
-        .bind(now)
-        .bind(&room)
-        .execute(&mut **tx)
-        .await?;
-    let mut notified = Vec::new();
-    for u in &m.mentions {
-        if *u != m.author_id && !notified.contains(u) {
-            insert_inbox(
-                tx,
-                *u,
-                "mention",
-                Some(m.room_id),
-                Some(mid),
-                Some(m.author_id),
-                now,
-            )
-            .await?;
-            notified.push(*u);
+    // Keys stored by earlier transactions.
+    let keys: Vec<String> = first_of.keys().map(|(_, k)| k.to_string()).collect();
+    let mut stored: HashMap<(String, String), String> = HashMap::new();
+    if !keys.is_empty() {
+        let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE key IN (");
+        bind_list(&mut q, &keys);
+        q.push(")");
+        for r in q.query().fetch_all(&mut **tx).await? {
+            stored.insert(
+                (r.try_get("user_id")?, r.try_get("key")?),
+                r.try_get("result")?,
+            );
         }
     }
-    if kind == "direct" {
-        let others: Vec<String> = sqlx::query_scalar(
-            "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
-        )
-        .bind(&room)
-        .bind(m.author_id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
-        for o in others {
-            if let Ok(uid) = o.parse::<UserId>() {
-                if !notified.contains(&uid) {
-                    insert_inbox(
-                        tx,
-                        uid,
-                        "dm",
-                        Some(m.room_id),
-                        Some(mid),
-                        Some(m.author_id),
-                        now,
-                    )
-                    .await?;
+    for (i, j) in jobs.iter().enumerate() {
+        if repeat[i].is_none() {
+            let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
+            if let Some(prev) = stored.get(&k) {
+                results[i] = Some(idem_result(prev, "message").map(|mid| Written {
+                    value: mid,
+                    replayed: true,
+                }));
+            }
+        }
+    }
+    let pending = |results: &Vec<Option<_>>, i: usize| repeat[i].is_none() && results[i].is_none();
+    // Membership, archiving and kind of every (room, author) pair still pending.
+    let rooms: HashSet<String> = (0..n)
+        .filter(|&i| pending(&results, i))
+        .map(|i| jobs[i].m.room_id.to_string())
+        .collect();
+    let authors: HashSet<String> = (0..n)
+        .filter(|&i| pending(&results, i))
+        .map(|i| jobs[i].m.author_id.to_string())
+        .collect();
+    let mut state: HashMap<(String, String), (Option<i64>, String)> = HashMap::new();
+    if !rooms.is_empty() {
+        let mut q = Built::new(
+            "SELECT r.id, rm.user_id, r.archived_at, r.kind FROM rooms r JOIN room_members rm ON rm.room_id = r.id WHERE r.id IN (",
+        );
+        bind_list(&mut q, &rooms);
+        q.push(") AND rm.user_id IN (");
+        bind_list(&mut q, &authors);
+        q.push(")");
+        for r in q.query().fetch_all(&mut **tx).await? {
+            state.insert(
+                (r.try_get("id")?, r.try_get("user_id")?),
+                (r.try_get("archived_at")?, r.try_get("kind")?),
+            );
+        }
+    }
+    // Rooms of the messages replied to.
+    let replies: HashSet<String> = (0..n)
+        .filter(|&i| pending(&results, i))
+        .filter_map(|i| jobs[i].m.reply_to.map(|r| r.to_string()))
+        .collect();
+    let mut reply_room: HashMap<String, String> = HashMap::new();
+    if !replies.is_empty() {
+        let mut q = Built::new("SELECT id, room_id FROM messages WHERE id IN (");
+        bind_list(&mut q, &replies);
+        q.push(")");
+        for r in q.query().fetch_all(&mut **tx).await? {
+            reply_room.insert(r.try_get("id")?, r.try_get("room_id")?);
+        }
+    }
+    // Decide; the accepted get their ids.
+    let mut accepted: Vec<(usize, MessageId, bool)> = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if !pending(&results, i) {
+            continue;
+        }
+        let room = j.m.room_id.to_string();
+        match state.get(&(room.clone(), j.m.author_id.to_string())) {
+            None => results[i] = Some(Err(StoreError::NotFound)),
+            Some((Some(_), _)) => results[i] = Some(Err(StoreError::Refused("archived"))),
+            Some((None, kind)) => {
+                let reply_ok =
+                    j.m.reply_to
+                        .is_none_or(|r| reply_room.get(&r.to_string()) == Some(&room));
+                if reply_ok {
+                    accepted.push((i, MessageId::new(), kind == "direct"));
+                } else {
+                    results[i] = Some(Err(StoreError::Refused("reply_to")));
                 }
             }
         }
     }
-    idem_store(tx, &idem, &format!("message:{mid}"), now).await?;
-    insert_audit(
-        tx,
-        &AuditRecord {
-            object: format!("message:{mid}"),
-            ..audit
-        },
-    )
-    .await?;
-    Ok(Written {
-        value: mid,
-        replayed: false,
-    })
+    if !accepted.is_empty() {
+        // Entries first: their positions, in this order, are the messages' positions.
+        let mut q =
+            Built::new("INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ");
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            q.push(if k == 0 {
+                "('message_new', "
+            } else {
+                ", ('message_new', "
+            });
+            q.bind_str(jobs[*i].m.room_id.to_string())
+                .push(", ")
+                .bind_str(mid.to_string())
+                .push(", NULL, ")
+                .bind_int(jobs[*i].now)
+                .push(")");
+        }
+        q.push(" RETURNING pos, message_id");
+        let mut pos_of: HashMap<String, i64> = HashMap::new();
+        for r in q.query().fetch_all(&mut **tx).await? {
+            pos_of.insert(r.try_get("message_id")?, r.try_get("pos")?);
+        }
+        let pos = |mid: &MessageId| {
+            pos_of
+                .get(&mid.to_string())
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt("entry position missing".into()))
+        };
+        let mut q = Built::new(
+            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ",
+        );
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let m = &jobs[*i].m;
+            let p = pos(mid)?;
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(mid.to_string())
+                .push(", ")
+                .bind_str(m.room_id.to_string())
+                .push(", ")
+                .bind_str(m.author_id.to_string());
+            q.push(", ")
+                .bind_str(m.body.as_str())
+                .push(", ")
+                .bind_str(search_fold(m.body.as_str()))
+                .push(", ");
+            match m.reply_to {
+                Some(r) => q.bind_str(r.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ")
+                .bind_int(jobs[*i].now)
+                .push(", ")
+                .bind_int(p)
+                .push(")");
+        }
+        q.query().execute(&mut **tx).await?;
+        // Notifications: mentions, and the other side of a direct conversation.
+        for (i, mid, direct) in &accepted {
+            let m = &jobs[*i].m;
+            let now = jobs[*i].now;
+            let mut notified = Vec::new();
+            for u in &m.mentions {
+                if *u != m.author_id && !notified.contains(u) {
+                    insert_inbox(
+                        tx,
+                        *u,
+                        "mention",
+                        Some(m.room_id),
+                        Some(*mid),
+                        Some(m.author_id),
+                        now,
+                    )
+                    .await?;
+                    notified.push(*u);
+                }
+            }
+            if *direct {
+                let others: Vec<String> = sqlx::query_scalar(
+                    "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
+                )
+                .bind(m.room_id.to_string())
+                .bind(m.author_id.to_string())
+                .fetch_all(&mut **tx)
+                .await?;
+                for o in others {
+                    if let Ok(uid) = o.parse::<UserId>() {
+                        if !notified.contains(&uid) {
+                            insert_inbox(
+                                tx,
+                                uid,
+                                "dm",
+                                Some(m.room_id),
+                                Some(*mid),
+                                Some(m.author_id),
+                                now,
+                            )
+                            .await?;
+                        }
+                    }
+                }
+            }
+        }
+        // Keys and audit rows, one statement each.
+        let mut q =
+            Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let j = &jobs[*i];
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(j.idem.user_id.to_string())
+                .push(", ")
+                .bind_str(j.idem.key.as_str())
+                .push(", ");
+            q.bind_str(format!("message:{mid}"))
+                .push(", ")
+                .bind_int(j.now)
+                .push(")");
+        }
+        q.query().execute(&mut **tx).await?;
+        let mut q = Built::new(
+            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
+        );
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let a = &jobs[*i].audit;
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(uuid::Uuid::now_v7().to_string())
+                .push(", ")
+                .bind_int(a.at)
+                .push(", ");
+            match a.user_id {
+                Some(u) => q.bind_str(u.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ");
+            match a.org_id {
+                Some(o) => q.bind_str(o.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ")
+                .bind_str(a.action.as_str())
+                .push(", ")
+                .bind_str(format!("message:{mid}"))
+                .push(", ");
+            q.bind_str(a.address.as_str())
+                .push(", ")
+                .bind_str(if a.result.is_empty() {
+                    "ok"
+                } else {
+                    a.result.as_str()
+                });
+            q.push(", ").bind_str(a.detail.as_str()).push(")");
+        }
+        q.query().execute(&mut **tx).await?;
+        for (i, mid, _) in &accepted {
+            results[*i] = Some(Ok(Written {
+                value: *mid,
+                replayed: false,
+            }));
+        }
+    }
+    // Repeats first (they read their first post's result), then the rest.
+    let repeats: Vec<Option<StoreResult<Written<MessageId>>>> = repeat
+        .iter()
+        .map(|r| {
+            r.map(|f| match &results[f] {
+                Some(first) => repeat_of(first),
+                None => Err(StoreError::Corrupt("batch result missing".into())),
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for (i, rep) in repeats.into_iter().enumerate() {
+        out.push(match rep {
+            Some(r) => r,
+            None => results[i]
+                .take()
+                .unwrap_or_else(|| Err(StoreError::Corrupt("batch result missing".into()))),
+        });
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -1547,7 +1728,7 @@ impl Store for SqlStore {
              (CASE WHEN r.kind = 'direct' THEN (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
                WHERE o.room_id = r.id AND o.user_id <> rm.user_id LIMIT 1) END) AS peer_name \
              FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1 \
-             ORDER BY (r.archived_at IS NOT NULL), r.last_activity_at DESC"
+             ORDER BY (r.archived_at IS NOT NULL), last_activity_at DESC"
         ))
         .bind(user.to_string())
         .fetch_all(&self.reader)

@@ -35,15 +35,18 @@ async fn the_same_key_gives_one_message_even_concurrently_and_days_later() {
         let mut c = a.clone();
         let path = path.clone();
         tasks.push(tokio::spawn(async move {
-            c.post_json(&path, &[("body", "同時送信"), ("idem", "tablet-key-0002")])
-                .await
-                .json()["message_id"]
-                .clone()
+            let r = c
+                .post_json(&path, &[("body", "同時送信"), ("idem", "tablet-key-0002")])
+                .await;
+            assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+            r.json()["message_id"].clone()
         }));
     }
     let mut ids = std::collections::HashSet::new();
     for t in tasks {
-        ids.insert(t.await.expect("task").to_string());
+        let v = t.await.expect("task");
+        assert!(v.is_string(), "{v}");
+        ids.insert(v.to_string());
     }
     assert_eq!(ids.len(), 1, "every retry got the same message");
     assert_eq!(count_messages(&w.t, &room).await, 2);
