@@ -227,3 +227,53 @@ async fn instances_starting_together_migrate_once() {
     let store = sonae::store::open(&url).await.expect("open");
     assert_eq!(store.user_count().await.expect("count"), 0);
 }
+
+#[tokio::test]
+async fn an_instance_that_loses_its_listen_connection_catches_up() {
+    if !postgres_only("instances") {
+        return;
+    }
+    use sqlx::Connection;
+    let w = World::new().await;
+    let b_app = second_instance(&w.t).await;
+    let server_b = Server::start(&b_app).await;
+    let mut poster = w.t.login("tsu.info").await;
+    let reader = w.t.login("toba.info").await;
+    let room = poster.room("LISTEN切断", "toba.info").await;
+    let mut s = Stream::open(&server_b.base, &reader, None).await;
+    poster.say(&room, "before-cut").await;
+    assert!(body_of(&s.messages(1).await[0]).contains("before-cut"));
+    // Cut every LISTEN connection to this database (both instances').
+    let db =
+        w.t.url
+            .split('?')
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .expect("db")
+            .to_string();
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+        .await
+        .expect("admin");
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+    )
+    .bind(&db)
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(!cut.is_empty(), "there were LISTEN connections to cut");
+    // Posted while instance B is not listening: it still arrives, from the database.
+    poster.say(&room, "after-cut").await;
+    assert!(body_of(&s.messages(1).await[0]).contains("after-cut"));
+    // And once B listens again, delivery is quick again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    poster.say(&room, "relistened").await;
+    assert!(body_of(&s.messages(1).await[0]).contains("relistened"));
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    server_b.stop().await;
+}
