@@ -2,7 +2,7 @@
 
 use super::format::{highlight, message_html};
 use super::session::{
-    Form, MaybeSession, PRE_CSRF_COOKIE, Session, Visitor, csrf_of, idem_key, lang_cookie,
+    Form, MaybeSession, PRE_CSRF_COOKIE, Session, Visitor, Write, idem_key, lang_cookie,
     session_cookie, wants_json,
 };
 use crate::app::{App, IssuedLink, NewUserInput, RoomPage, SetupInput, random_token};
@@ -331,20 +331,16 @@ pub async fn login_submit(
     }
 }
 
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub struct CsrfForm {}
 
 pub async fn logout(
     State(app): State<App>,
-    s: Session,
     jar: CookieJar,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, .. } = w;
     app.logout(&s.actor).await?;
     Ok((
         jar.remove(Cookie::build(super::SESSION_COOKIE).path("/")),
@@ -441,8 +437,6 @@ pub async fn home(State(app): State<App>, MaybeSession(s): MaybeSession) -> AppR
 #[derive(Deserialize)]
 pub struct RoomCreateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     idem: String,
     #[serde(default)]
     name: String,
@@ -461,13 +455,12 @@ fn written(headers: &HeaderMap, to: String, json: serde_json::Value) -> Response
     }
 }
 
-pub async fn room_create(
-    State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<RoomCreateForm>,
-) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+pub async fn room_create(State(app): State<App>, w: Write<RoomCreateForm>) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let key = idem_key(&headers, Some(&f.idem))?;
     let w = app
         .create_room(&s.actor, &f.name, &f.description, &f.invite, key)
@@ -482,18 +475,15 @@ pub async fn room_create(
 #[derive(Deserialize)]
 pub struct DirectForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     login: String,
 }
 
-pub async fn direct_open(
-    State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<DirectForm>,
-) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+pub async fn direct_open(State(app): State<App>, w: Write<DirectForm>) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let rid = app.open_direct(&s.actor, &f.login).await?;
     Ok(written(
         &headers,
@@ -613,8 +603,6 @@ pub async fn message_link(
 #[derive(Deserialize)]
 pub struct PostForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     idem: String,
     #[serde(default)]
     body: String,
@@ -624,13 +612,15 @@ pub struct PostForm {
 
 pub async fn message_post(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<PostForm>,
+    w: Write<PostForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     let key = idem_key(&headers, Some(&f.idem))?;
     let reply_to = if f.reply_to.is_empty() {
         None
@@ -678,21 +668,21 @@ pub async fn message_edit_form(
 #[derive(Deserialize)]
 pub struct EditForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     body: String,
 }
 
 pub async fn message_edit(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path((room, msg)): Path<(String, String)>,
-    Form(f): Form<EditForm>,
+    w: Write<EditForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
     let msg: MessageId = parse_id(&msg)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.edit(&s.actor, room, msg, &f.body).await?;
     Ok(written(
         &headers,
@@ -703,14 +693,12 @@ pub async fn message_edit(
 
 pub async fn message_delete(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path((room, msg)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
+    let Write { s, headers, .. } = w;
     let room: RoomId = parse_id(&room)?;
     let msg: MessageId = parse_id(&msg)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.delete(&s.actor, room, msg).await?;
     Ok(written(
         &headers,
@@ -722,20 +710,21 @@ pub async fn message_delete(
 #[derive(Deserialize)]
 pub struct ReadForm {
     #[serde(default)]
-    csrf: String,
-    pos: i64,
+    pos: String,
 }
 
 pub async fn room_read(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<ReadForm>,
+    w: Write<ReadForm>,
 ) -> AppResult<Response> {
+    let Write { s, form: f, .. } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
-    app.mark_read(&s.actor, room, f.pos).await?;
+    let pos = f
+        .pos
+        .parse::<i64>()
+        .map_err(|_| AppError::BadRequest("err-bad-form"))?;
+    app.mark_read(&s.actor, room, pos).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -777,8 +766,6 @@ pub async fn room_settings(
 #[derive(Deserialize)]
 pub struct RenameForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     description: String,
@@ -786,13 +773,15 @@ pub struct RenameForm {
 
 pub async fn room_rename(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<RenameForm>,
+    w: Write<RenameForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     let change = RoomChange::Rename(
         RoomName::parse(&f.name)?,
         Description::parse(&f.description)?,
@@ -808,20 +797,20 @@ pub async fn room_rename(
 #[derive(Deserialize)]
 pub struct ArchiveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     archived: String,
 }
 
 pub async fn room_archive(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<ArchiveForm>,
+    w: Write<ArchiveForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.change_room(
         &s.actor,
         room,
@@ -838,20 +827,20 @@ pub async fn room_archive(
 #[derive(Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     logins: String,
 }
 
 pub async fn room_invite(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<InviteForm>,
+    w: Write<InviteForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.invite(&s.actor, room, &f.logins).await?;
     Ok(written(
         &headers,
@@ -862,14 +851,12 @@ pub async fn room_invite(
 
 pub async fn room_remove_member(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path((room, user)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
+    let Write { s, headers, .. } = w;
     let room: RoomId = parse_id(&room)?;
     let user: UserId = parse_id(&user)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.change_room(&s.actor, room, RoomChange::RemoveUser(user))
         .await?;
     Ok(written(
@@ -882,21 +869,21 @@ pub async fn room_remove_member(
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     role: String,
 }
 
 pub async fn room_set_role(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path((room, user)): Path<(String, String)>,
-    Form(f): Form<RoleForm>,
+    w: Write<RoleForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
     let user: UserId = parse_id(&user)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     let role = RoomRole::parse(&f.role)?;
     app.change_room(&s.actor, room, RoomChange::SetRole(user, role))
         .await?;
@@ -910,20 +897,20 @@ pub async fn room_set_role(
 #[derive(Deserialize)]
 pub struct OrgForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     org: String,
 }
 
 pub async fn room_add_org(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<OrgForm>,
+    w: Write<OrgForm>,
 ) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.add_org(&s.actor, room, &f.org).await?;
     Ok(written(
         &headers,
@@ -934,14 +921,12 @@ pub async fn room_add_org(
 
 pub async fn room_remove_org(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path((room, org)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
+    let Write { s, headers, .. } = w;
     let room: RoomId = parse_id(&room)?;
     let org: OrgId = parse_id(&org)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.change_room(&s.actor, room, RoomChange::RemoveOrg(org))
         .await?;
     Ok(written(
@@ -953,13 +938,11 @@ pub async fn room_remove_org(
 
 pub async fn room_leave(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(room): Path<String>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
+    let Write { s, headers, .. } = w;
     let room: RoomId = parse_id(&room)?;
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
     app.change_room(&s.actor, room, RoomChange::RemoveUser(s.actor.user.id))
         .await?;
     Ok(written(
@@ -1001,18 +984,15 @@ pub async fn inbox(State(app): State<App>, s: Session) -> AppResult<Response> {
 #[derive(Deserialize)]
 pub struct InboxReadForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     item: String,
 }
 
-pub async fn inbox_read(
-    State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<InboxReadForm>,
-) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+pub async fn inbox_read(State(app): State<App>, w: Write<InboxReadForm>) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let item = if f.item.is_empty() {
         None
     } else {
@@ -1112,8 +1092,6 @@ pub async fn settings(
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current: String,
     #[serde(default)]
     new: String,
@@ -1123,11 +1101,9 @@ pub struct PasswordForm {
 
 pub async fn settings_password(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
+    w: Write<PasswordForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, form: f, .. } = w;
     let result = if f.new != f.new2 {
         Err(AppError::Invalid(Invalid::new(
             "new2",
@@ -1149,18 +1125,11 @@ pub async fn settings_password(
 #[derive(Deserialize)]
 pub struct EmailForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
 }
 
-pub async fn settings_email(
-    State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<EmailForm>,
-) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+pub async fn settings_email(State(app): State<App>, w: Write<EmailForm>) -> AppResult<Response> {
+    let Write { s, form: f, .. } = w;
     match app.set_email(&s.actor, &f.email).await {
         Ok(()) => Ok(Redirect::to("/settings?done=1").into_response()),
         Err(e @ AppError::Invalid(_)) => {
@@ -1174,19 +1143,15 @@ pub async fn settings_email(
 #[derive(Deserialize)]
 pub struct LangForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     lang: String,
 }
 
 pub async fn settings_language(
     State(app): State<App>,
-    s: Session,
     jar: CookieJar,
-    headers: HeaderMap,
-    Form(f): Form<LangForm>,
+    w: Write<LangForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, form: f, .. } = w;
     app.set_language(&s.actor, &f.lang).await?;
     let lang = Lang::parse(&f.lang)?;
     Ok((jar.add(lang_cookie(lang)), Redirect::to("/settings?done=1")).into_response())
@@ -1194,12 +1159,10 @@ pub async fn settings_language(
 
 pub async fn settings_end_session(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, headers, .. } = w;
     app.end_my_session(&s.actor, &id).await?;
     Ok(written(
         &headers,
@@ -1243,8 +1206,6 @@ pub async fn admin_orgs(State(app): State<App>, s: Session) -> AppResult<Respons
 #[derive(Deserialize)]
 pub struct OrgCreateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     slug: String,
@@ -1256,11 +1217,13 @@ pub struct OrgCreateForm {
 
 pub async fn admin_org_create(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<OrgCreateForm>,
+    w: Write<OrgCreateForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     match app
         .create_org(&s.actor, &f.name, &f.slug, &f.kind, &f.code)
         .await
@@ -1341,8 +1304,6 @@ pub async fn admin_users(
 #[derive(Deserialize)]
 pub struct UserCreateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     org: String,
     #[serde(default)]
     login: String,
@@ -1358,11 +1319,13 @@ pub struct UserCreateForm {
 
 pub async fn admin_user_create(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
-    Form(f): Form<UserCreateForm>,
+    w: Write<UserCreateForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     let input = NewUserInput {
         org: f.org.clone(),
         login: f.login,
@@ -1389,12 +1352,10 @@ pub async fn admin_user_create(
 
 pub async fn admin_user_reset(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, headers, .. } = w;
     let link = app.reset_password(&s.actor, parse_id(&user)?).await?;
     if wants_json(&headers, "") {
         return Ok(
@@ -1410,19 +1371,19 @@ pub async fn admin_user_reset(
 #[derive(Deserialize)]
 pub struct ActiveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     active: String,
 }
 
 pub async fn admin_user_active(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<ActiveForm>,
+    w: Write<ActiveForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     app.set_user_active(
         &s.actor,
         parse_id(&user)?,
@@ -1438,12 +1399,14 @@ pub async fn admin_user_active(
 
 pub async fn admin_user_role(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<RoleForm>,
+    w: Write<RoleForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
     app.set_user_role(&s.actor, parse_id(&user)?, &f.role)
         .await?;
     Ok(written(
@@ -1455,12 +1418,10 @@ pub async fn admin_user_role(
 
 pub async fn admin_user_end_sessions(
     State(app): State<App>,
-    s: Session,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<CsrfForm>,
+    w: Write<CsrfForm>,
 ) -> AppResult<Response> {
-    s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+    let Write { s, headers, .. } = w;
     let n = app.end_user_sessions(&s.actor, parse_id(&user)?).await?;
     Ok(written(
         &headers,

@@ -183,6 +183,40 @@ fn form_is_utf8(body: &[u8]) -> bool {
     })
 }
 
+/// A state-changing request from a logged-in user: the session, the form, and the headers,
+/// with the CSRF token (form field `csrf` or header `X-CSRF-Token`) already checked.
+pub struct Write<T> {
+    pub s: Session,
+    pub form: T,
+    pub headers: HeaderMap,
+}
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    inner: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<App> for Write<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let s = Session::from_request_parts(&mut parts, app).await?;
+        let headers = parts.headers.clone();
+        let Form(f) =
+            Form::<WithCsrf<T>>::from_request(Request::from_parts(parts, body), app).await?;
+        s.check_csrf(csrf_of(&headers, Some(&f.csrf)))?;
+        Ok(Write {
+            s,
+            form: f.inner,
+            headers,
+        })
+    }
+}
+
 /// The idempotency key of a write: the form's hidden field, else the `Idempotency-Key` header.
 pub fn idem_key(headers: &HeaderMap, field: Option<&str>) -> Result<IdemKey, AppError> {
     let raw = field
