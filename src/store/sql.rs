@@ -209,6 +209,59 @@ impl SqlStore {
         &self.writer
     }
 
+    /// Edits a message (`Some` body) or deletes it (`None`); the earlier text goes to the audit log.
+    async fn rewrite_message(
+        &self,
+        mid: MessageId,
+        body: Option<MessageBody>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let prev: Option<(String, String)> = sqlx::query_as(
+            "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(mid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((old, room)) = prev else {
+            return Err(StoreError::NotFound);
+        };
+        let kind = match &body {
+            Some(b) => {
+                sqlx::query(
+                    "UPDATE messages SET body = $1, search_text = $2, edited_at = $3 WHERE id = $4",
+                )
+                .bind(b.as_str())
+                .bind(search_fold(b.as_str()))
+                .bind(now)
+                .bind(mid.to_string())
+                .execute(&mut *tx)
+                .await?;
+                EntryKind::MessageEdited
+            }
+            None => {
+                sqlx::query("UPDATE messages SET body = '', search_text = '', deleted_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(mid.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                EntryKind::MessageDeleted
+            }
+        };
+        let rid = room
+            .parse()
+            .map_err(|_| StoreError::Corrupt("room id".into()))?;
+        insert_entry(&mut tx, kind, Some(rid), Some(mid), None, now).await?;
+        let audit = AuditRecord {
+            detail: format!("before: {old}"),
+            ..audit
+        };
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The URL this store was opened with.
     pub fn url(&self) -> &str {
         &self.url
@@ -1954,47 +2007,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.writer, self.backend).await?;
-        let prev: Option<(String, String)> = sqlx::query_as(
-            "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(mid.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((old, room)) = prev else {
-            return Err(StoreError::NotFound);
-        };
-        sqlx::query(
-            "UPDATE messages SET body = $1, search_text = $2, edited_at = $3 WHERE id = $4",
-        )
-        .bind(body.as_str())
-        .bind(search_fold(body.as_str()))
-        .bind(now)
-        .bind(mid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let rid = room
-            .parse()
-            .map_err(|_| StoreError::Corrupt("room id".into()))?;
-        insert_entry(
-            &mut tx,
-            EntryKind::MessageEdited,
-            Some(rid),
-            Some(mid),
-            None,
-            now,
-        )
-        .await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
-                detail: format!("before: {old}"),
-                ..audit
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.rewrite_message(mid, Some(body), now, audit).await
     }
 
     async fn delete_message(
@@ -2003,45 +2016,7 @@ impl Store for SqlStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.writer, self.backend).await?;
-        let prev: Option<(String, String)> = sqlx::query_as(
-            "SELECT body, room_id FROM messages WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(mid.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((old, room)) = prev else {
-            return Err(StoreError::NotFound);
-        };
-        sqlx::query(
-            "UPDATE messages SET body = '', search_text = '', deleted_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(mid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let rid = room
-            .parse()
-            .map_err(|_| StoreError::Corrupt("room id".into()))?;
-        insert_entry(
-            &mut tx,
-            EntryKind::MessageDeleted,
-            Some(rid),
-            Some(mid),
-            None,
-            now,
-        )
-        .await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
-                detail: format!("before: {old}"),
-                ..audit
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.rewrite_message(mid, None, now, audit).await
     }
 
     async fn message(&self, room: RoomId, mid: MessageId) -> StoreResult<Message> {
