@@ -3,6 +3,7 @@
 //! Layers, dependencies pointing down: `web` → `app` → `store`/`live` → `domain`.
 
 pub mod app;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;

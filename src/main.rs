@@ -27,6 +27,16 @@ enum Command {
     Migrate,
     /// Load the demo (三重県 and its 29 市町) into an empty database.
     Demo,
+    /// Take a consistent backup of the database and uploaded files into a new folder.
+    Backup {
+        /// The folder to create (or an empty one).
+        dir: std::path::PathBuf,
+    },
+    /// Restore a backup into an empty database and data folder.
+    Restore {
+        /// The backup folder.
+        dir: std::path::PathBuf,
+    },
     /// Copy every table into another, empty database (SQLite ⇄ PostgreSQL).
     CopyDb {
         /// Source database URL.
@@ -59,6 +69,20 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Migrate) => migrate(&cli.db).await,
         Some(Command::Demo) => sonae::demo::run(&cli.db).await,
         Some(Command::CopyDb { from, to }) => copy_db(&from, &to).await,
+        Some(Command::Backup { dir }) => sonae::backup::backup(&cli.db, &dir).await.map(|m| {
+            println!(
+                "backed up {} tables and {} files into {}",
+                m.tables.len(),
+                m.files.len(),
+                dir.display()
+            );
+        }),
+        Some(Command::Restore { dir }) => sonae::backup::restore(&cli.db, &dir).await.map(|m| {
+            println!(
+                "restored the backup of {} taken at {}",
+                m.source, m.created_at
+            );
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,8 +2,8 @@
 //! in dependency order, into an empty target that has been migrated first.
 
 use super::{Backend, SqlStore, Store, StoreError, StoreResult};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
 pub const TABLES: [(&str, &str); 13] = [
@@ -45,14 +45,16 @@ fn values(row: &AnyRow) -> Vec<Value> {
 }
 
 /// The column names and rows of a table, in a stable order.
-pub async fn dump(
-    pool: &AnyPool,
+pub async fn dump<'e, E>(
+    ex: E,
     table: &str,
     order: &str,
-) -> StoreResult<(Vec<String>, Vec<Vec<Value>>)> {
-    let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
-        .fetch_all(pool)
-        .await?;
+) -> StoreResult<(Vec<String>, Vec<Vec<Value>>)>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT * FROM {table} ORDER BY {order}");
+    let rows = sqlx::query(&sql).fetch_all(ex).await?;
     let columns = rows
         .first()
         .map(|r| {
@@ -99,9 +101,16 @@ pub async fn copy_db(from: &str, to: &str) -> StoreResult<CopyReport> {
         }
     }
     let mut report = CopyReport::default();
+    // Every table is read in one snapshot, so a copy taken while the server writes is consistent.
+    let mut snap = source.read_pool().acquire().await?;
+    let begin = match source.backend() {
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        Backend::Sqlite => "BEGIN",
+    };
+    sqlx::Executor::execute(&mut *snap, sqlx::raw_sql(begin)).await?;
     let mut tx = target.pool().begin().await?;
     for (table, order) in TABLES {
-        let (columns, rows) = dump(source.pool(), table, order).await?;
+        let (columns, rows) = dump(&mut *snap, table, order).await?;
         let int_columns = integer_columns(&target, table).await?;
         for row in &rows {
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
@@ -131,6 +140,8 @@ pub async fn copy_db(from: &str, to: &str) -> StoreResult<CopyReport> {
             .await?;
     }
     tx.commit().await?;
+    sqlx::Executor::execute(&mut *snap, sqlx::raw_sql("COMMIT")).await?;
+    drop(snap);
     source.close().await;
     target.close().await;
     Ok(report)

@@ -262,6 +262,11 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The pool that reads (on PostgreSQL the same as [`Self::pool`]).
+    pub fn read_pool(&self) -> &AnyPool {
+        &self.reader
+    }
+
     /// The URL this store was opened with.
     pub fn url(&self) -> &str {
         &self.url
