@@ -46,6 +46,14 @@ pub struct ServeArgs {
         default_value_t = false
     )]
     pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind your own reverse proxy).
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_TRUST_PROXY",
+        default_value_t = false
+    )]
+    pub trust_proxy: bool,
     /// Days an activation or reset link stays valid.
     #[arg(
         long,
@@ -86,6 +94,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub base_url: String,
     pub secure_cookies: bool,
+    /// Whether `X-Forwarded-For` names the client (behind a trusted reverse proxy).
+    pub trust_proxy: bool,
     pub activation_days: i64,
     pub session_idle: time::Duration,
     pub session_max: time::Duration,
@@ -104,6 +114,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             secure_cookies: args.secure_cookies,
+            trust_proxy: args.trust_proxy,
             activation_days: args.activation_days.max(1),
             session_idle: time::Duration::minutes(args.session_idle_minutes.max(1)),
             session_max: time::Duration::hours(args.session_max_hours.max(1)),
@@ -119,6 +130,7 @@ impl Default for Config {
         Self {
             base_url: "http://127.0.0.1:8080".into(),
             secure_cookies: false,
+            trust_proxy: false,
             activation_days: 7,
             session_idle: time::Duration::hours(12),
             session_max: time::Duration::days(7),

@@ -111,11 +111,21 @@ impl App {
             .await
             .map_err(|_| AppError::Unavailable)?;
         tokio::task::spawn_blocking(move || {
-            use argon2::password_hash::{PasswordHash, PasswordVerifier};
-            // Without a hash, verify against a fixed one anyway so timing does not reveal accounts.
-            const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29uYWVzb25hZQ$2lKq3vBwW2y6J8cO0qKq1x7XhZl7GJm0Y5a0m3cJk5o";
-            let h = hash.as_deref().unwrap_or(DUMMY);
-            let Ok(parsed) = PasswordHash::new(h) else { return false };
+            use argon2::password_hash::{
+                PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+            };
+            // Without a hash, verify against a real one anyway so timing does not reveal accounts.
+            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let dummy = DUMMY.get_or_init(|| {
+                argon2::Argon2::default()
+                    .hash_password(b"no such account", &SaltString::generate(&mut OsRng))
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            });
+            let h = hash.as_deref().unwrap_or(dummy);
+            let Ok(parsed) = PasswordHash::new(h) else {
+                return false;
+            };
             argon2::Argon2::default()
                 .verify_password(pw.as_bytes(), &parsed)
                 .is_ok()

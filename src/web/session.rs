@@ -41,7 +41,21 @@ pub fn wants_json(parts_headers: &HeaderMap, path: &str) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-fn client_address(parts: &Parts) -> String {
+/// The client's address: the peer, or behind a trusted reverse proxy (`--trust-proxy`) the
+/// last address that proxy appended to `X-Forwarded-For`.
+fn client_address(parts: &Parts, trust_proxy: bool) -> String {
+    if trust_proxy {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip.to_string();
+        }
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -95,7 +109,7 @@ impl FromRequestParts<App> for Session {
             csrf: su.csrf.clone(),
             tr: Tr::new(lang, app.config.tz),
             actor: Actor {
-                address: client_address(parts),
+                address: client_address(parts, app.config.trust_proxy),
                 session_hash: su.session_hash,
                 user: su.user,
             },
@@ -131,7 +145,7 @@ impl FromRequestParts<App> for Visitor {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         Ok(Visitor {
             tr: Tr::new(request_lang(&parts.headers), app.config.tz),
-            address: client_address(parts),
+            address: client_address(parts, app.config.trust_proxy),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)

@@ -119,6 +119,35 @@ async fn login_failures_are_throttled_per_account() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_failures_are_counted_per_client_address() {
+    let config = Config {
+        trust_proxy: true,
+        ..Config::default()
+    };
+    let w = World::with(TestApp::with_config(config).await).await;
+    // Thirty failures from one client, on accounts that do not exist.
+    for i in 0..30 {
+        let mut c = w.t.client();
+        c.forwarded_for = Some("192.0.2.1, 10.0.0.7".into());
+        let r = c.login(&format!("nobody{i}"), "wrong password!").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let mut same = w.t.client();
+    same.forwarded_for = Some("192.0.2.1, 10.0.0.7".into());
+    assert_eq!(
+        same.login("tsu.info", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not locked out.
+    let mut other = w.t.client();
+    other.forwarded_for = Some("10.0.0.8".into());
+    assert_eq!(
+        other.login("tsu.info", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn login_form_from_elsewhere_is_refused() {
     let w = World::new().await;
     let mut c = w.t.client();

@@ -137,6 +137,7 @@ impl TestApp {
             cookies: HashMap::new(),
             csrf: String::new(),
             lang: None,
+            forwarded_for: None,
         }
     }
 
@@ -305,6 +306,8 @@ pub struct Client {
     pub cookies: HashMap<String, String>,
     pub csrf: String,
     pub lang: Option<&'static str>,
+    /// Sent as `X-Forwarded-For` (as a reverse proxy would).
+    pub forwarded_for: Option<String>,
 }
 
 impl Client {
@@ -351,6 +354,9 @@ impl Client {
         }
         if let Some(l) = self.lang {
             b = b.header(header::ACCEPT_LANGUAGE, l);
+        }
+        if let Some(f) = &self.forwarded_for {
+            b = b.header("x-forwarded-for", f.as_str());
         }
         b
     }
