@@ -50,6 +50,16 @@ enum Cmd {
         #[arg(long, default_value_t = 100)]
         interval_ms: u64,
     },
+    /// Room page time: the page of a room with 50 messages, requested one after another.
+    Page {
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+    /// Memory: the resident size of a `sonae serve` process holding idle live connections.
+    Idle {
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+    },
 }
 
 struct Bench {
@@ -428,10 +438,112 @@ async fn bench_fanout(
     Ok(())
 }
 
+async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
+    let b = setup(1, pg, 1).await?;
+    let client = reqwest::Client::new();
+    for i in 0..50 {
+        post_one(
+            &client,
+            &b,
+            0,
+            &format!("ページ計測用のメッセージ {i}。避難所の開設状況を共有します。"),
+        )
+        .await?;
+    }
+    let url = format!("{}/rooms/{}", b.base(0), b.room);
+    let cookie = format!("sonae_session={}", b.tokens[0]);
+    let mut lat = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t0 = Instant::now();
+        let res = client.get(&url).header("cookie", &cookie).send().await?;
+        let ok = res.status().is_success();
+        let _ = res.bytes().await?;
+        if ok {
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "room page with 50 messages, {requests} sequential requests over loopback ({})",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    println!(
+        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    b.finish().await;
+    Ok(())
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+}
+
+async fn bench_idle(connections: usize) -> anyhow::Result<()> {
+    // Users and sessions go into a database the separate server process then opens.
+    let b = setup(connections, None, 1).await?;
+    let db = b._dir.0.join("sonae.db");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let exe = std::env::current_exe()?.with_file_name("sonae");
+    let mut child = tokio::process::Command::new(&exe)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("start {}: {e}", exe.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = rss_kb(pid).unwrap_or(0);
+    let mut streams = Vec::new();
+    for i in 0..connections {
+        let res = client
+            .get(format!("{base}/events"))
+            .header("cookie", format!("sonae_session={}", b.tokens[i]))
+            .send()
+            .await?;
+        streams.push(res);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kb(pid).unwrap_or(0);
+    println!(
+        "memory of `sonae serve` (SQLite): {} KB before, {} KB with {} idle live connections ({:.1} MB)",
+        before,
+        after,
+        streams.len(),
+        after as f64 / 1024.0
+    );
+    drop(streams);
+    let _ = child.kill().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Page { requests } => bench_page(requests, cli.postgres.as_deref()).await,
+        Cmd::Idle { connections } => bench_idle(connections).await,
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
         }
