@@ -62,7 +62,7 @@ fn parse_org(name: &str, slug: &str, kind: &str, code: &str) -> Result<NewOrg, I
 }
 
 /// An optional e-mail address: empty is none; otherwise one `@`, no spaces, at most 200 bytes.
-fn parse_email(raw: &str) -> Result<Option<String>, Invalid> {
+pub(crate) fn parse_email(raw: &str) -> Result<Option<String>, Invalid> {
     let e = raw.trim();
     if e.is_empty() {
         return Ok(None);
@@ -383,7 +383,7 @@ impl App {
         Ok(org)
     }
 
-    async fn new_link(&self, purpose: &'static str) -> (String, NewLink, Millis) {
+    pub(crate) async fn new_link(&self, purpose: &'static str) -> (String, NewLink, Millis) {
         let token = random_token();
         let expires = self.now() + self.config.activation_days * 24 * 3600 * 1000;
         (

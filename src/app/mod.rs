@@ -2,9 +2,11 @@
 //! live hub; handlers only parse, call and render.
 
 mod accounts;
+mod onboarding;
 mod rooms;
 
 pub use accounts::*;
+pub use onboarding::*;
 pub use rooms::*;
 
 use crate::clock::Clock;

@@ -295,6 +295,13 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
+/// A user to create or update by login in a bulk import, with the link for a new account.
+#[derive(Debug, Clone)]
+pub struct ImportUser {
+    pub user: NewUser,
+    pub link: NewLink,
+}
+
 /// A one-time link to issue with a write.
 #[derive(Debug, Clone)]
 pub struct NewLink {
@@ -402,6 +409,14 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditRecord,
     ) -> StoreResult<User>;
     async fn user(&self, id: UserId) -> StoreResult<User>;
+    /// Creates or updates (by login) every user, all in one transaction; returns the index and
+    /// id of each account created.
+    async fn import_users(
+        &self,
+        rows: Vec<ImportUser>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Vec<(usize, UserId)>>;
     async fn users_by_logins(&self, logins: &[String]) -> StoreResult<Vec<User>>;
     async fn list_users(&self, org: Option<OrgId>) -> StoreResult<Vec<User>>;
     async fn set_user_role(

@@ -1312,6 +1312,39 @@ impl Store for SqlStore {
         self.user(uid).await
     }
 
+    async fn import_users(
+        &self,
+        rows: Vec<ImportUser>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Vec<(usize, UserId)>> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let mut created = Vec::new();
+        for (i, r) in rows.into_iter().enumerate() {
+            let u = &r.user;
+            let updated = sqlx::query(
+                "UPDATE users SET display_name = $1, role = $2, lang = $3, email = $4 WHERE login = $5 AND org_id = $6",
+            )
+            .bind(u.display_name.as_str())
+            .bind(u.role.as_str())
+            .bind(u.lang.map(|l| l.as_str()))
+            .bind(&u.email)
+            .bind(u.login.as_str())
+            .bind(u.org_id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                let uid = insert_user(&mut tx, u, now).await?;
+                insert_link(&mut tx, Some(uid), &r.link, now).await?;
+                created.push((i, uid));
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
     async fn user(&self, uid: UserId) -> StoreResult<User> {
         let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = $1"))
             .bind(uid.to_string())

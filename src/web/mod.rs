@@ -25,6 +25,9 @@ use tower_http::trace::TraceLayer;
 /// Largest request body accepted (a 10,000-character message is at most 40 KB).
 pub const MAX_BODY: usize = 256 * 1024;
 
+/// Largest CSV accepted for bulk onboarding.
+pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
+
 /// The whole application as a router; tests and `serve` use the same.
 pub fn router(app: App) -> Router {
     let errors = middleware::from_fn_with_state(app.clone(), render_errors);
@@ -69,6 +72,15 @@ pub fn router(app: App) -> Router {
         .route("/admin/users/{user}/role", post(pages::admin_user_role))
         .route("/admin/users/{user}/end-sessions", post(pages::admin_user_end_sessions))
         .route("/admin/audit", get(pages::admin_audit))
+        .route("/admin/import", get(pages::admin_import))
+        .route(
+            "/admin/import/users/preview",
+            post(pages::admin_import_preview).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+        )
+        .route(
+            "/admin/import/users/apply",
+            post(pages::admin_import_apply).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+        )
         .route("/events", get(sse::events))
         .route("/api/v1/session", get(pages::api_session))
         .route("/api/v1/counts", get(pages::api_counts))

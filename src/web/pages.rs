@@ -1500,3 +1500,104 @@ pub async fn api_counts(State(app): State<App>, s: Session) -> AppResult<Json<se
         .collect();
     Ok(Json(serde_json::json!({"inbox": inbox, "rooms": unread})))
 }
+
+// ---------- bulk onboarding ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_import.html")]
+struct ImportPage {
+    ctx: Ctx,
+    preview: Option<crate::app::ImportPreview>,
+    links: Vec<IssuedLink>,
+    error: Option<String>,
+}
+
+pub async fn admin_import(State(app): State<App>, s: Session) -> AppResult<Response> {
+    if !s.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
+    Ok(ImportPage {
+        ctx,
+        preview: None,
+        links: Vec::new(),
+        error: None,
+    }
+    .into_response())
+}
+
+/// Checks an uploaded (or pasted) CSV and shows what importing it would do.
+pub async fn admin_import_preview(
+    State(app): State<App>,
+    s: Session,
+    mut form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let bad = |_| AppError::BadRequest("err-bad-form");
+    let (mut csrf, mut file, mut pasted) = (String::new(), Vec::new(), String::new());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.map_err(bad)?,
+            Some("file") => file = field.bytes().await.map_err(bad)?.to_vec(),
+            Some("csv") => pasted = field.text().await.map_err(bad)?,
+            _ => {}
+        }
+    }
+    s.check_csrf(&csrf)?;
+    let text = if file.is_empty() {
+        pasted
+    } else {
+        crate::app::decode_csv(&file)
+    };
+    let preview = app.preview_users(&s.actor, text).await?;
+    let status = if preview.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
+    Ok((
+        status,
+        ImportPage {
+            ctx,
+            preview: Some(preview),
+            links: Vec::new(),
+            error: None,
+        },
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportApplyForm {
+    #[serde(default)]
+    csv: String,
+}
+
+/// Imports a checked CSV: all rows or none.
+pub async fn admin_import_apply(
+    State(app): State<App>,
+    w: Write<ImportApplyForm>,
+) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
+    match app.apply_users(&s.actor, f.csv.clone()).await {
+        Ok(links) if wants_json(&headers, "") => Ok(Json(serde_json::json!({
+            "created": links.iter().map(|l| serde_json::json!({"login": l.user.login, "activation_url": l.url})).collect::<Vec<_>>()
+        }))
+        .into_response()),
+        Ok(links) => {
+            let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
+            Ok(ImportPage { ctx, preview: None, links, error: None }.into_response())
+        }
+        Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
+            let preview = app.preview_users(&s.actor, f.csv).await?;
+            let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
+            let page = ImportPage { ctx, preview: Some(preview), links: Vec::new(), error: Some(problem(&s.tr, &e)) };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

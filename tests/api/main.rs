@@ -13,6 +13,7 @@ mod instances;
 mod live;
 mod mail;
 mod messages;
+mod onboarding;
 mod outage;
 mod roles;
 mod rooms;
