@@ -269,3 +269,188 @@ impl App {
         }
     }
 }
+
+/// One row of an organisations preview.
+#[derive(Debug, Clone)]
+pub struct OrgImportRow {
+    pub line: usize,
+    pub name: String,
+    pub kind: String,
+    pub code: String,
+    pub slug: String,
+    /// `add` or `update`.
+    pub action: &'static str,
+    pub problems: Vec<&'static str>,
+}
+
+/// A preview of an organisations CSV.
+#[derive(Debug, Clone, Default)]
+pub struct OrgImportPreview {
+    pub rows: Vec<OrgImportRow>,
+    pub file_problem: Option<&'static str>,
+    pub text: String,
+}
+
+impl OrgImportPreview {
+    pub fn adds(&self) -> i64 {
+        self.rows
+            .iter()
+            .filter(|r| r.action == "add" && r.problems.is_empty())
+            .count() as i64
+    }
+    pub fn updates(&self) -> i64 {
+        self.rows
+            .iter()
+            .filter(|r| r.action == "update" && r.problems.is_empty())
+            .count() as i64
+    }
+    pub fn with_problems(&self) -> i64 {
+        self.rows.iter().filter(|r| !r.problems.is_empty()).count() as i64
+    }
+    pub fn ok(&self) -> bool {
+        self.file_problem.is_none() && !self.rows.is_empty() && self.with_problems() == 0
+    }
+}
+
+fn kind_of(raw: &str) -> Option<OrgKind> {
+    match raw.trim() {
+        "prefecture" | "都道府県" | "県" => Some(OrgKind::Prefecture),
+        "municipality" | "市区町村" | "市町村" | "市" | "町" | "村" => {
+            Some(OrgKind::Municipality)
+        }
+        "fire" | "消防" => Some(OrgKind::Fire),
+        "" | "other" | "その他" => Some(OrgKind::Other),
+        _ => None,
+    }
+}
+
+impl App {
+    /// Reads and checks an organisations CSV (deployment admin only); saves nothing.
+    pub async fn preview_orgs(&self, actor: &Actor, text: String) -> AppResult<OrgImportPreview> {
+        if actor.user.role != Role::DeploymentAdmin {
+            return Err(AppError::Forbidden);
+        }
+        let mut preview = OrgImportPreview {
+            text: text.clone(),
+            ..Default::default()
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let headers: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+            Err(_) => {
+                preview.file_problem = Some("err-csv-unreadable");
+                return Ok(preview);
+            }
+        };
+        let col = |names: &[&str]| column(&headers, names);
+        let (Some(c_name), Some(c_slug)) = (
+            col(&["name", "名称", "組織名"]),
+            col(&["slug", "short_id", "短縮ID"]),
+        ) else {
+            preview.file_problem = Some("err-csv-org-columns");
+            return Ok(preview);
+        };
+        let c_kind = col(&["kind", "種類"]);
+        let c_code = col(&["code", "lg_code", "全国地方公共団体コード", "団体コード"]);
+        let existing = self.store.list_orgs().await?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, rec) in reader.records().enumerate() {
+            if i >= MAX_IMPORT_ROWS {
+                preview.file_problem = Some("err-too-many");
+                return Ok(preview);
+            }
+            let Ok(r) = rec else {
+                preview.file_problem = Some("err-csv-unreadable");
+                return Ok(preview);
+            };
+            let get = |c: Option<usize>| c.and_then(|c| r.get(c)).unwrap_or("").trim().to_string();
+            let mut row = OrgImportRow {
+                line: i + 2,
+                name: get(Some(c_name)),
+                kind: get(c_kind),
+                code: get(c_code),
+                slug: get(Some(c_slug)).to_ascii_lowercase(),
+                action: "add",
+                problems: Vec::new(),
+            };
+            if row.name.is_empty() && row.slug.is_empty() {
+                continue;
+            }
+            if let Err(e) = DisplayName::parse(&row.name) {
+                row.problems.push(e.key);
+            }
+            if let Err(e) = OrgSlug::parse(&row.slug) {
+                row.problems.push(e.key);
+            }
+            if kind_of(&row.kind).is_none() {
+                row.problems.push("err-org-kind");
+            }
+            let code = if row.code.is_empty() {
+                None
+            } else {
+                match LgCode::parse(&row.code) {
+                    Ok(c) => Some(c.into_inner()),
+                    Err(e) => {
+                        row.problems.push(e.key);
+                        None
+                    }
+                }
+            };
+            if !seen.insert(row.slug.clone()) {
+                row.problems.push("err-slug-taken");
+            }
+            let by_slug = existing.iter().find(|o| o.slug == row.slug);
+            let by_code = code.as_ref().and_then(|c| {
+                existing
+                    .iter()
+                    .find(|o| o.lg_code.as_deref() == Some(c.as_str()))
+            });
+            match (by_slug, by_code) {
+                (Some(a), Some(b)) if a.id != b.id => row.problems.push("err-lg-code-taken"),
+                (Some(_), _) => row.action = "update",
+                (None, Some(_)) => row.problems.push("err-lg-code-taken"),
+                (None, None) => {}
+            }
+            preview.rows.push(row);
+        }
+        if preview.rows.is_empty() && preview.file_problem.is_none() {
+            preview.file_problem = Some("err-csv-empty");
+        }
+        Ok(preview)
+    }
+
+    /// Creates or updates (by short id) every organisation of a checked CSV, all or none.
+    pub async fn apply_orgs(&self, actor: &Actor, text: String) -> AppResult<usize> {
+        let preview = self.preview_orgs(actor, text).await?;
+        if !preview.ok() {
+            return Err(self
+                .refuse(
+                    actor,
+                    "org.import",
+                    "",
+                    AppError::Invalid(Invalid::new("csv", "err-csv-has-problems")),
+                )
+                .await);
+        }
+        let mut orgs = Vec::new();
+        for r in &preview.rows {
+            orgs.push(crate::store::NewOrg {
+                slug: OrgSlug::parse(&r.slug)?,
+                name: DisplayName::parse(&r.name)?,
+                kind: kind_of(&r.kind).unwrap_or(OrgKind::Other),
+                lg_code: if r.code.is_empty() {
+                    None
+                } else {
+                    Some(LgCode::parse(&r.code)?)
+                },
+            });
+        }
+        let n = orgs.len();
+        let audit = self.audit_for(actor, "org.import", format!("rows:{n}"));
+        self.store.import_orgs(orgs, self.now(), audit).await?;
+        self.live.ring();
+        Ok(n)
+    }
+}

@@ -397,6 +397,13 @@ pub trait Store: Send + Sync + 'static {
     /// Creates an organisation with its 受信窓口 room.
     async fn create_org(&self, org: NewOrg, now: Millis, audit: AuditRecord) -> StoreResult<Org>;
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    /// Creates or updates (by short id) every organisation, all in one transaction.
+    async fn import_orgs(
+        &self,
+        orgs: Vec<NewOrg>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
     async fn org(&self, id: OrgId) -> StoreResult<Org>;
     /// Finds an organisation by short id or 全国地方公共団体コード.
     async fn org_by_ref(&self, reference: &str) -> StoreResult<Org>;

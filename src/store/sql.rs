@@ -1256,6 +1256,32 @@ impl Store for SqlStore {
         self.org(oid).await
     }
 
+    async fn import_orgs(
+        &self,
+        orgs: Vec<NewOrg>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        for o in &orgs {
+            let updated = sqlx::query("UPDATE orgs SET name = $1, kind = $2, lg_code = COALESCE($3, lg_code) WHERE slug = $4")
+                .bind(o.name.as_str())
+                .bind(o.kind.as_str())
+                .bind(o.lg_code.as_ref().map(|c| c.as_str().to_string()))
+                .bind(o.slug.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(unique("lg_code"))?
+                .rows_affected();
+            if updated == 0 {
+                insert_org(&mut tx, o, false, now).await?;
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
         let rows = sqlx::query(&format!(
             "{ORG_SELECT} ORDER BY o.is_deployment DESC, COALESCE(o.lg_code, '999999'), o.slug"

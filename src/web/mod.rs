@@ -81,6 +81,14 @@ pub fn router(app: App) -> Router {
             "/admin/import/users/apply",
             post(pages::admin_import_apply).layer(DefaultBodyLimit::max(MAX_IMPORT)),
         )
+        .route(
+            "/admin/import/orgs/preview",
+            post(pages::admin_import_orgs_preview).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+        )
+        .route(
+            "/admin/import/orgs/apply",
+            post(pages::admin_import_orgs_apply).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+        )
         .route("/events", get(sse::events))
         .route("/api/v1/session", get(pages::api_session))
         .route("/api/v1/counts", get(pages::api_counts))

@@ -1509,29 +1509,39 @@ struct ImportPage {
     ctx: Ctx,
     preview: Option<crate::app::ImportPreview>,
     links: Vec<IssuedLink>,
+    org_preview: Option<crate::app::OrgImportPreview>,
+    orgs_imported: Option<i64>,
+    can_import_orgs: bool,
     error: Option<String>,
+}
+
+impl ImportPage {
+    fn orgs_count(&self) -> i64 {
+        self.orgs_imported.unwrap_or(0)
+    }
+
+    async fn new(app: &App, s: &Session) -> AppResult<Self> {
+        Ok(ImportPage {
+            ctx: Ctx::new(app, s, s.tr.t("ui-import-users")).await?,
+            preview: None,
+            links: Vec::new(),
+            org_preview: None,
+            orgs_imported: None,
+            can_import_orgs: s.actor.user.role == Role::DeploymentAdmin,
+            error: None,
+        })
+    }
 }
 
 pub async fn admin_import(State(app): State<App>, s: Session) -> AppResult<Response> {
     if !s.is_admin() {
         return Err(AppError::Forbidden);
     }
-    let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
-    Ok(ImportPage {
-        ctx,
-        preview: None,
-        links: Vec::new(),
-        error: None,
-    }
-    .into_response())
+    Ok(ImportPage::new(&app, &s).await?.into_response())
 }
 
-/// Checks an uploaded (or pasted) CSV and shows what importing it would do.
-pub async fn admin_import_preview(
-    State(app): State<App>,
-    s: Session,
-    mut form: axum::extract::Multipart,
-) -> AppResult<Response> {
+/// The CSV of an upload form (a file, else pasted text), with its CSRF token checked.
+async fn csv_upload(s: &Session, mut form: axum::extract::Multipart) -> AppResult<String> {
     let bad = |_| AppError::BadRequest("err-bad-form");
     let (mut csrf, mut file, mut pasted) = (String::new(), Vec::new(), String::new());
     while let Some(field) = form.next_field().await.map_err(bad)? {
@@ -1543,28 +1553,31 @@ pub async fn admin_import_preview(
         }
     }
     s.check_csrf(&csrf)?;
-    let text = if file.is_empty() {
+    Ok(if file.is_empty() {
         pasted
     } else {
         crate::app::decode_csv(&file)
-    };
+    })
+}
+
+/// Checks an uploaded (or pasted) users CSV and shows what importing it would do.
+pub async fn admin_import_preview(
+    State(app): State<App>,
+    s: Session,
+    form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let text = csv_upload(&s, form).await?;
     let preview = app.preview_users(&s.actor, text).await?;
     let status = if preview.ok() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
-    Ok((
-        status,
-        ImportPage {
-            ctx,
-            preview: Some(preview),
-            links: Vec::new(),
-            error: None,
-        },
-    )
-        .into_response())
+    let page = ImportPage {
+        preview: Some(preview),
+        ..ImportPage::new(&app, &s).await?
+    };
+    Ok((status, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -1573,7 +1586,7 @@ pub struct ImportApplyForm {
     csv: String,
 }
 
-/// Imports a checked CSV: all rows or none.
+/// Imports a checked users CSV: all rows or none.
 pub async fn admin_import_apply(
     State(app): State<App>,
     w: Write<ImportApplyForm>,
@@ -1588,14 +1601,62 @@ pub async fn admin_import_apply(
             "created": links.iter().map(|l| serde_json::json!({"login": l.user.login, "activation_url": l.url})).collect::<Vec<_>>()
         }))
         .into_response()),
-        Ok(links) => {
-            let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
-            Ok(ImportPage { ctx, preview: None, links, error: None }.into_response())
-        }
+        Ok(links) => Ok(ImportPage { links, ..ImportPage::new(&app, &s).await? }.into_response()),
         Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
             let preview = app.preview_users(&s.actor, f.csv).await?;
-            let ctx = Ctx::new(&app, &s, s.tr.t("ui-import-users")).await?;
-            let page = ImportPage { ctx, preview: Some(preview), links: Vec::new(), error: Some(problem(&s.tr, &e)) };
+            let page = ImportPage { preview: Some(preview), error: Some(problem(&s.tr, &e)), ..ImportPage::new(&app, &s).await? };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks an organisations CSV.
+pub async fn admin_import_orgs_preview(
+    State(app): State<App>,
+    s: Session,
+    form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let text = csv_upload(&s, form).await?;
+    let preview = app.preview_orgs(&s.actor, text).await?;
+    let status = if preview.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = ImportPage {
+        org_preview: Some(preview),
+        ..ImportPage::new(&app, &s).await?
+    };
+    Ok((status, page).into_response())
+}
+
+/// Imports a checked organisations CSV: all rows or none.
+pub async fn admin_import_orgs_apply(
+    State(app): State<App>,
+    w: Write<ImportApplyForm>,
+) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
+    match app.apply_orgs(&s.actor, f.csv.clone()).await {
+        Ok(n) if wants_json(&headers, "") => {
+            Ok(Json(serde_json::json!({"imported": n})).into_response())
+        }
+        Ok(n) => Ok(ImportPage {
+            orgs_imported: Some(n as i64),
+            ..ImportPage::new(&app, &s).await?
+        }
+        .into_response()),
+        Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
+            let preview = app.preview_orgs(&s.actor, f.csv).await?;
+            let page = ImportPage {
+                org_preview: Some(preview),
+                error: Some(problem(&s.tr, &e)),
+                ..ImportPage::new(&app, &s).await?
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),

@@ -162,3 +162,70 @@ async fn a_csv_is_previewed_then_imported_all_or_nothing_and_reimported_without_
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["error"]["code"], "invalid");
 }
+
+#[tokio::test]
+async fn organisations_are_imported_by_the_deployment_admin_and_updated_by_short_id() {
+    let w = World::new().await;
+    let mut admin = w.t.login("admin").await;
+    let csv = "name,slug,kind,code\n伊勢市,ise,市区町村,242039\n鳥羽市消防本部,toba-fire,消防,\n鳥羽市（改称）,toba,市区町村,242110\n";
+    let (ct, body) = multipart(&admin.csrf.clone(), csv.as_bytes());
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/admin/import/orgs/preview")
+        .header("content-type", ct)
+        .header(
+            "cookie",
+            admin
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    let r = admin.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("追加 2 件") && r.body.contains("更新 1 件"),
+        "{}",
+        r.body
+    );
+    let done = admin
+        .post_json("/admin/import/orgs/apply", &[("csv", csv)])
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json()["imported"], 3);
+    let ise = w.t.app.store.org_by_ref("242039").await.expect("ise");
+    assert_eq!(ise.slug, "ise");
+    assert!(
+        ise.inbox_room_id.is_some(),
+        "a new organisation gets its room"
+    );
+    assert_eq!(
+        w.t.app.store.org_by_ref("toba").await.expect("toba").name,
+        "鳥羽市（改称）"
+    );
+    // Again: nothing duplicated.
+    admin
+        .post_json("/admin/import/orgs/apply", &[("csv", csv)])
+        .await;
+    assert_eq!(w.t.app.store.list_orgs().await.expect("orgs").len(), 5);
+    // A code already used by another organisation, and an org admin trying: refused.
+    let clash = "name,slug,kind,code\n別の市,other-city,市区町村,242012\n";
+    assert_eq!(
+        admin
+            .post_json("/admin/import/orgs/apply", &[("csv", clash)])
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let mut org_admin = w.t.login("tsu.admin").await;
+    assert_eq!(
+        org_admin
+            .post_json("/admin/import/orgs/apply", &[("csv", csv)])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
