@@ -55,6 +55,16 @@ enum Cmd {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Supported users: each holds a live stream, posts every 5 s and reads a room every 30 s,
+    /// in rooms of 50; users are added in steps until a limit is crossed.
+    Users {
+        #[arg(long, default_value_t = 4000)]
+        max: usize,
+        #[arg(long, default_value_t = 250)]
+        step: usize,
+        #[arg(long, default_value_t = 20)]
+        step_seconds: u64,
+    },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -66,6 +76,7 @@ struct Bench {
     bases: Vec<String>,
     app: App,
     room: RoomId,
+    ids: Vec<UserId>,
     tokens: Vec<String>,
     _dir: tempfile_dir::Dir,
     /// The PostgreSQL database to drop at the end: (admin URL, name).
@@ -230,6 +241,7 @@ async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow
         bases,
         app,
         room,
+        ids,
         tokens,
         _dir: tempfile_dir::Dir(dir),
         pg,
@@ -477,6 +489,156 @@ async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Default)]
+struct Window {
+    requests: u64,
+    server_errors: u64,
+    latencies: Vec<f64>,
+}
+
+async fn bench_users(
+    max: usize,
+    step: usize,
+    step_seconds: u64,
+    pg: Option<&str>,
+) -> anyhow::Result<()> {
+    let b = Arc::new(setup(max, pg, 1).await?);
+    // Rooms of 50 consecutive users.
+    let now = millis(SystemClock.now());
+    let mut room_of = vec![b.room; max];
+    for (k, chunk) in b.ids.chunks(50).enumerate() {
+        let r = b
+            .app
+            .store
+            .create_room(
+                NewRoom {
+                    owner: chunk[0],
+                    name: v(RoomName::parse(&format!("班 {k}")))?,
+                    description: v(Description::parse(""))?,
+                    invite: chunk[1..].to_vec(),
+                },
+                Idem {
+                    user_id: chunk[0],
+                    key: v(IdemKey::parse(&format!("bench-users-room-{k}")))?,
+                },
+                now,
+                audit(now),
+            )
+            .await?
+            .value;
+        for i in 0..chunk.len() {
+            room_of[k * 50 + i] = r;
+        }
+    }
+    let room_of = Arc::new(room_of);
+    let window = Arc::new(std::sync::Mutex::new(Window::default()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    println!(
+        "supported users ({}): each holds a live stream, posts every 5 s, reads its room every 30 s; rooms of 50; +{step} users every {step_seconds} s",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let mut running = 0;
+    let mut supported = 0;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    while running < max {
+        for i in running..(running + step).min(max) {
+            let (b, room_of, window, stop, client) = (
+                b.clone(),
+                room_of.clone(),
+                window.clone(),
+                stop.clone(),
+                client.clone(),
+            );
+            tokio::spawn(async move {
+                let cookie = format!("sonae_session={}", b.tokens[i]);
+                // The live stream, read and discarded.
+                let events = client
+                    .get(format!("{}/events", b.base(i)))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await;
+                if let Ok(res) = events {
+                    tokio::spawn(async move {
+                        let mut s = res.bytes_stream();
+                        while let Some(Ok(_)) = s.next().await {}
+                    });
+                }
+                let room = room_of[i];
+                let start = Duration::from_millis((i as u64 * 37) % 5000);
+                tokio::time::sleep(start).await;
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let status = if n % 6 == 5 {
+                        client
+                            .get(format!("{}/rooms/{room}", b.base(i)))
+                            .header("cookie", &cookie)
+                            .send()
+                            .await
+                            .map(|r| r.status())
+                    } else {
+                        let key = uuid::Uuid::new_v4().simple().to_string();
+                        client
+                            .post(format!("{}/rooms/{room}/messages", b.base(i)))
+                            .header("cookie", &cookie)
+                            .header("accept", "application/json")
+                            .form(&[
+                                ("csrf", format!("csrf{i}")),
+                                ("idem", key),
+                                ("body", format!("定時報告 {i}-{n}")),
+                            ])
+                            .send()
+                            .await
+                            .map(|r| r.status())
+                    };
+                    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                    if let Ok(mut w) = window.lock() {
+                        w.requests += 1;
+                        if status.map(|s| s.is_server_error()).unwrap_or(true) {
+                            w.server_errors += 1;
+                        }
+                        w.latencies.push(ms);
+                    }
+                    n += 1;
+                    tokio::time::sleep(Duration::from_secs(5).saturating_sub(t0.elapsed())).await;
+                }
+            });
+        }
+        running = (running + step).min(max);
+        tokio::time::sleep(Duration::from_secs(step_seconds)).await;
+        let w = std::mem::take(&mut *window.lock().map_err(|_| anyhow::anyhow!("lock"))?);
+        let mut lat = w.latencies;
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let avg = if lat.is_empty() {
+            0.0
+        } else {
+            lat.iter().sum::<f64>() / lat.len() as f64
+        };
+        let err = if w.requests == 0 {
+            0.0
+        } else {
+            w.server_errors as f64 * 100.0 / w.requests as f64
+        };
+        let p99 = pct(&lat, 0.99);
+        let ok = err <= 0.025 && avg <= 100.0 && p99 <= 2000.0;
+        println!(
+            "  {running:>5} users: {} requests, 5xx {err:.3} %, avg {avg:.1} ms, p99 {p99:.1} ms {}",
+            w.requests,
+            if ok { "ok" } else { "LIMIT" }
+        );
+        if !ok {
+            break;
+        }
+        supported = running;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    println!("  supported users: {supported}");
+    b.finish().await;
+    Ok(())
+}
+
 /// Resident memory of a process, from /proc.
 fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -544,6 +706,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Page { requests } => bench_page(requests, cli.postgres.as_deref()).await,
         Cmd::Idle { connections } => bench_idle(connections).await,
+        Cmd::Users {
+            max,
+            step,
+            step_seconds,
+        } => bench_users(max, step, step_seconds, cli.postgres.as_deref()).await,
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
         }
