@@ -25,37 +25,63 @@ pub struct ImportRow {
     pub problems: Vec<&'static str>,
 }
 
-/// The whole preview.
-#[derive(Debug, Clone, Default)]
-pub struct ImportPreview {
-    pub rows: Vec<ImportRow>,
+/// A row of a preview: what it would do and what is wrong with it.
+pub trait PreviewRow {
+    /// `add` or `update`.
+    fn action(&self) -> &'static str;
+    fn has_problems(&self) -> bool;
+}
+
+impl PreviewRow for ImportRow {
+    fn action(&self) -> &'static str {
+        self.action
+    }
+    fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+/// A whole preview: the rows, a problem with the file itself, and the file as UTF-8 text
+/// (carried to the confirmation and checked again there).
+#[derive(Debug, Clone)]
+pub struct Preview<R> {
+    pub rows: Vec<R>,
     /// A problem with the file itself (no header, unknown columns…).
     pub file_problem: Option<&'static str>,
-    /// The file as UTF-8 text, carried to the confirmation.
     pub text: String,
 }
 
-impl ImportPreview {
+impl<R> Preview<R> {
+    fn new(text: String) -> Self {
+        Self {
+            rows: Vec::new(),
+            file_problem: None,
+            text,
+        }
+    }
+}
+
+impl<R: PreviewRow> Preview<R> {
+    fn count(&self, f: impl Fn(&R) -> bool) -> i64 {
+        self.rows.iter().filter(|r| f(r)).count() as i64
+    }
     pub fn adds(&self) -> i64 {
-        self.rows
-            .iter()
-            .filter(|r| r.action == "add" && r.problems.is_empty())
-            .count() as i64
+        self.count(|r| r.action() == "add" && !r.has_problems())
     }
     pub fn updates(&self) -> i64 {
-        self.rows
-            .iter()
-            .filter(|r| r.action == "update" && r.problems.is_empty())
-            .count() as i64
+        self.count(|r| r.action() == "update" && !r.has_problems())
     }
     pub fn with_problems(&self) -> i64 {
-        self.rows.iter().filter(|r| !r.problems.is_empty()).count() as i64
+        self.count(|r| r.has_problems())
     }
     /// Whether it can be applied as it is.
     pub fn ok(&self) -> bool {
         self.file_problem.is_none() && !self.rows.is_empty() && self.with_problems() == 0
     }
 }
+
+/// A users preview.
+pub type ImportPreview = Preview<ImportRow>;
 
 /// Decodes a CSV file: UTF-8 (BOM dropped), else Shift_JIS.
 pub fn decode_csv(bytes: &[u8]) -> String {
@@ -283,34 +309,17 @@ pub struct OrgImportRow {
     pub problems: Vec<&'static str>,
 }
 
-/// A preview of an organisations CSV.
-#[derive(Debug, Clone, Default)]
-pub struct OrgImportPreview {
-    pub rows: Vec<OrgImportRow>,
-    pub file_problem: Option<&'static str>,
-    pub text: String,
+impl PreviewRow for OrgImportRow {
+    fn action(&self) -> &'static str {
+        self.action
+    }
+    fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
 }
 
-impl OrgImportPreview {
-    pub fn adds(&self) -> i64 {
-        self.rows
-            .iter()
-            .filter(|r| r.action == "add" && r.problems.is_empty())
-            .count() as i64
-    }
-    pub fn updates(&self) -> i64 {
-        self.rows
-            .iter()
-            .filter(|r| r.action == "update" && r.problems.is_empty())
-            .count() as i64
-    }
-    pub fn with_problems(&self) -> i64 {
-        self.rows.iter().filter(|r| !r.problems.is_empty()).count() as i64
-    }
-    pub fn ok(&self) -> bool {
-        self.file_problem.is_none() && !self.rows.is_empty() && self.with_problems() == 0
-    }
-}
+/// An organisations preview.
+pub type OrgImportPreview = Preview<OrgImportRow>;
 
 fn kind_of(raw: &str) -> Option<OrgKind> {
     match raw.trim() {
