@@ -122,10 +122,7 @@ impl App {
     /// Reads and checks a users CSV; saves nothing.
     pub async fn preview_users(&self, actor: &Actor, text: String) -> AppResult<ImportPreview> {
         Self::require_admin(actor)?;
-        let mut preview = ImportPreview {
-            text: text.clone(),
-            ..Default::default()
-        };
+        let mut preview = ImportPreview::new(text.clone());
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .from_reader(text.as_bytes());
@@ -339,10 +336,7 @@ impl App {
         if actor.user.role != Role::DeploymentAdmin {
             return Err(AppError::Forbidden);
         }
-        let mut preview = OrgImportPreview {
-            text: text.clone(),
-            ..Default::default()
-        };
+        let mut preview = OrgImportPreview::new(text.clone());
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .from_reader(text.as_bytes());
