@@ -345,6 +345,23 @@ impl App {
         Ok(self.store.message(room, id).await?)
     }
 
+    /// Where a message is shown in context: `None` when it is on the newest page, else the
+    /// `before` position of the page that ends with it.
+    pub async fn message_page(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        id: MessageId,
+    ) -> AppResult<Option<i64>> {
+        let m = self.message(actor, room, id).await?;
+        let newest = self.store.messages_before(room, None, PAGE).await?;
+        Ok(if newest.first().is_some_and(|f| f.pos <= m.pos) {
+            None
+        } else {
+            Some(m.pos + 1)
+        })
+    }
+
     async fn own_message(
         &self,
         actor: &Actor,

@@ -584,18 +584,9 @@ pub async fn message_link(
 ) -> AppResult<Response> {
     let room: RoomId = parse_id(&room)?;
     let msg: MessageId = parse_id(&msg)?;
-    let m = app.message(&s.actor, room, msg).await?;
-    // Show the message with some context after it.
-    let before = m.pos + 1;
-    let page = app
-        .store
-        .messages_before(room, None, crate::app::PAGE)
-        .await?;
-    let on_first_page = page.first().is_some_and(|f| f.pos <= m.pos);
-    let to = if on_first_page {
-        format!("/rooms/{room}#m-{msg}")
-    } else {
-        format!("/rooms/{room}?before={}#m-{msg}", before + 10)
+    let to = match app.message_page(&s.actor, room, msg).await? {
+        None => format!("/rooms/{room}#m-{msg}"),
+        Some(before) => format!("/rooms/{room}?before={before}#m-{msg}"),
     };
     Ok(Redirect::to(&to).into_response())
 }
