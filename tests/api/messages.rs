@@ -146,9 +146,18 @@ async fn long_rooms_page_back_in_time() {
         "no older page after the first message"
     );
     // A link to an old message lands on a page that shows it.
-    let old = w.t.app.store.messages_before(room, None, 1000).await.expect("messages")[5].clone();
+    let old =
+        w.t.app
+            .store
+            .messages_before(room, None, 1000)
+            .await
+            .expect("messages")[5]
+            .clone();
     let to = a.get(&format!("/rooms/{room}/messages/{}", old.id)).await;
     assert_eq!(to.status, StatusCode::SEE_OTHER);
     let page = a.get(to.location().split('#').next().unwrap_or("")).await;
-    assert!(page.body.contains(&format!("id=\"m-{}\"", old.id)), "the linked message is on the page");
+    assert!(
+        page.body.contains(&format!("id=\"m-{}\"", old.id)),
+        "the linked message is on the page"
+    );
 }
