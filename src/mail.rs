@@ -73,6 +73,30 @@ impl Mailer {
             .body(body)?)
     }
 
+    /// Sends a one-time activation or reset link.
+    pub async fn send_link(
+        &self,
+        app: &App,
+        to: &str,
+        link: &crate::app::IssuedLink,
+    ) -> anyhow::Result<()> {
+        let t = Tr::new(link.user.lang.unwrap_or_default(), app.config.tz);
+        let body = format!(
+            "{}\n\n{}\n\n{}\n",
+            t.t1("ui-activate-intro", "name", &link.user.display_name),
+            link.url,
+            t.t1("ui-link-expires", "time", t.time(link.expires_at)),
+        );
+        let msg = Message::builder()
+            .from(self.from.clone())
+            .to(to.parse()?)
+            .subject(format!("[Sonae] {}", t.t("ui-activate-title")))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)?;
+        self.transport.send(msg).await?;
+        Ok(())
+    }
+
     /// Sends what is waiting, once; returns how many were sent.
     pub async fn send_pending(&self, app: &App) -> usize {
         let now = app.now();

@@ -41,7 +41,7 @@ pub async fn serve_on(
 /// `sonae serve`.
 pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_serve(&args);
-    let app = build_app(&db, config).await?;
+    let mut app = build_app(&db, config).await?;
     // Forget idempotency keys after 8 days (they must live at least 7).
     {
         let app = app.clone();
@@ -57,6 +57,7 @@ pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(url) = &args.smtp_url {
         let mailer = crate::mail::Mailer::new(url, &args.mail_from)?;
+        app.mailer = Some(mailer.clone());
         tokio::spawn(mailer.run(app.clone()));
         tracing::info!(relay = %url, "e-mail copies of inbox items are on");
     }

@@ -439,11 +439,13 @@ impl App {
             .create_user(new, Some(link), self.now(), audit)
             .await?;
         self.live.ring();
-        Ok(IssuedLink {
+        let issued = IssuedLink {
             user,
             url: format!("{}/activate/{token}", self.config.base_url),
             expires_at: expires,
-        })
+        };
+        self.mail_link(&issued);
+        Ok(issued)
     }
 
     /// The user `target`, if the actor administers them.
@@ -467,11 +469,13 @@ impl App {
         self.store
             .issue_link(target, link, self.now(), audit)
             .await?;
-        Ok(IssuedLink {
+        let issued = IssuedLink {
             user,
             url: format!("{}/activate/{token}", self.config.base_url),
             expires_at: expires,
-        })
+        };
+        self.mail_link(&issued);
+        Ok(issued)
     }
 
     pub async fn set_user_active(

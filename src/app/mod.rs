@@ -28,6 +28,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Bounds CPU-heavy work (password hashing) so a burst cannot starve the chat.
     cpu: Arc<Semaphore>,
+    /// The SMTP relay, when one is configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// Who is acting, from where.
@@ -47,7 +49,22 @@ impl App {
             clock,
             config: Arc::new(config),
             cpu: Arc::new(Semaphore::new(2)),
+            mailer: None,
         }
+    }
+
+    /// E-mails a one-time link to its user in the background, when a relay is set and the user
+    /// has an address; the page shows the link either way.
+    pub fn mail_link(&self, link: &IssuedLink) {
+        let (Some(mailer), Some(to)) = (self.mailer.clone(), link.user.email.clone()) else {
+            return;
+        };
+        let (app, link) = (self.clone(), link.clone());
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send_link(&app, &to, &link).await {
+                tracing::warn!(error = %e, user = %link.user.login, "activation e-mail not sent");
+            }
+        });
     }
 
     /// Now, as stored milliseconds.

@@ -275,11 +275,13 @@ impl App {
         let mut links = Vec::new();
         for (i, uid) in created {
             let (token, expires) = &tokens[i];
-            links.push(IssuedLink {
+            let issued = IssuedLink {
                 user: self.store.user(uid).await?,
                 url: format!("{}/activate/{token}", self.config.base_url),
                 expires_at: *expires,
-            });
+            };
+            self.mail_link(&issued);
+            links.push(issued);
         }
         Ok(links)
     }

@@ -164,3 +164,55 @@ fn decode_body(mail: &str) -> String {
         .unwrap_or_default();
     String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
 }
+
+#[tokio::test]
+async fn activation_links_are_mailed_when_a_relay_is_set() {
+    let (url, got) = fake_relay().await;
+    let mut t = TestApp::new().await;
+    t.app.mailer = Some(sonae::mail::Mailer::new(&url, "sonae@example.jp").expect("mailer"));
+    t.router = sonae::web::router(t.app.clone());
+    let w = World::with(t).await;
+    let mut admin = w.t.login("toba.admin").await;
+    let r = admin
+        .post_json(
+            "/admin/users",
+            &[
+                ("org", "toba"),
+                ("login", "toba.new"),
+                ("display_name", "鳥羽 新任"),
+                ("email", "toba.new@example.jp"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let link = r.json()["activation_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    // Without an address, nothing is mailed (the page still shows the link).
+    admin
+        .post_json(
+            "/admin/users",
+            &[
+                ("org", "toba"),
+                ("login", "toba.nomail"),
+                ("display_name", "鳥羽 無"),
+            ],
+        )
+        .await;
+    let mut mails = Vec::new();
+    for _ in 0..50 {
+        mails = got.lock().expect("lock").clone();
+        if !mails.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mails = got.lock().expect("lock").clone();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].contains("To: toba.new@example.jp"));
+    let body = decode_body(&mails[0]);
+    assert!(body.contains(&link), "{body}");
+    assert!(body.contains("鳥羽 新任"));
+}
