@@ -17,6 +17,23 @@ static_loader! {
 static JA: LanguageIdentifier = langid!("ja");
 static EN: LanguageIdentifier = langid!("en");
 
+/// A stored time, however many references a template wraps it in.
+pub trait Millis {
+    fn millis(&self) -> i64;
+}
+
+impl Millis for i64 {
+    fn millis(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Millis + ?Sized> Millis for &T {
+    fn millis(&self) -> i64 {
+        (**self).millis()
+    }
+}
+
 /// A translator for one language and time zone, handed to every template.
 #[derive(Debug, Clone, Copy)]
 pub struct Tr {
@@ -76,8 +93,8 @@ impl Tr {
     }
 
     /// A stored time shown in the configured zone: `2026-11-22 14:05`.
-    pub fn time(&self, ms: impl std::borrow::Borrow<i64>) -> String {
-        let t = crate::store::from_millis(*ms.borrow()).to_offset(self.tz);
+    pub fn time(&self, ms: impl Millis) -> String {
+        let t = crate::store::from_millis(ms.millis()).to_offset(self.tz);
         format!(
             "{:04}-{:02}-{:02} {:02}:{:02}",
             t.year(),

@@ -154,3 +154,15 @@ CREATE INDEX audit_at ON audit(at);
 -- words (避難, 開設) fall back to a scan of the user's rooms, as on SQLite.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX messages_search_trgm ON messages USING gin (search_text gin_trgm_ops);
+
+-- Personal API tokens: shown once, stored as SHA-256, revocable.
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id),
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);

@@ -149,3 +149,15 @@ CREATE TABLE audit (
     detail    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_at ON audit(at);
+
+-- Personal API tokens: shown once, stored as SHA-256, revocable.
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id),
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);

@@ -331,6 +331,44 @@ impl App {
         Ok(())
     }
 
+    /// Creates a personal API token; the token is returned once and only its hash is kept.
+    pub async fn create_token(&self, actor: &Actor, name: &str) -> AppResult<String> {
+        let name = DisplayName::parse(name).map_err(|e| Invalid::new("name", e.key))?;
+        let token = format!("sonae_{}", random_token());
+        let audit = self.audit_for(actor, "token.create", "");
+        self.store
+            .create_token(
+                actor.user.id,
+                name.as_str(),
+                &token_hash(&token),
+                self.now(),
+                audit,
+            )
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn my_tokens(&self, actor: &Actor) -> AppResult<Vec<crate::store::ApiToken>> {
+        Ok(self.store.list_tokens(actor.user.id).await?)
+    }
+
+    /// Revokes one of the actor's own tokens.
+    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> AppResult<()> {
+        let audit = self.audit_for(actor, "token.revoke", format!("token:{id}"));
+        Ok(self
+            .store
+            .revoke_token(actor.user.id, id, self.now(), audit)
+            .await?)
+    }
+
+    /// The user of a live API token.
+    pub async fn token_user(&self, token: &str) -> AppResult<Option<User>> {
+        Ok(self
+            .store
+            .token_user(&token_hash(token), self.now())
+            .await?)
+    }
+
     /// Whether the actor administers the users of `org`.
     pub fn can_admin_org(actor: &Actor, org: OrgId) -> bool {
         match actor.user.role {

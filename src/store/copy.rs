@@ -6,9 +6,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 13] = [
+pub const TABLES: [(&str, &str); 14] = [
     ("orgs", "id"),
     ("users", "id"),
+    ("api_tokens", "id"),
     ("link_tokens", "token_hash"),
     ("sessions", "id_hash"),
     ("login_failures", "scope, at"),

@@ -95,6 +95,16 @@ pub struct SessionInfo {
     pub address: String,
 }
 
+/// A personal API token, as its owner sees it (never the token itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked: bool,
+}
+
 /// A room.
 #[derive(Debug, Clone, Serialize)]
 pub struct Room {
@@ -513,6 +523,27 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<u64>;
+
+    // --- API tokens ---
+    async fn create_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<String>;
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>>;
+    /// Revokes one of the user's own tokens; `NotFound` for anyone else's.
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        id: &str,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
+    /// The active user a live token belongs to.
+    async fn token_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>>;
 
     // --- rooms ---
     /// Creates a group room; invited users get an inbox item.

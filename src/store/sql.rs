@@ -1837,6 +1837,99 @@ impl Store for SqlStore {
         Ok(rid)
     }
 
+    async fn create_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(user.to_string())
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("token:{id}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        id: &str,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT t.id AS t_id, t.last_used_at AS t_used, x.* FROM api_tokens t JOIN ({USER_SELECT}) x ON x.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND x.active = 1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let used: Option<i64> = row.try_get("t_used")?;
+        if used.is_none_or(|u| now - u > 60_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(row.try_get::<String, _>("t_id")?)
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(Some(user_row(&row)?))
+    }
+
     async fn rooms_for_user(&self, user: UserId) -> StoreResult<Vec<RoomSummary>> {
         let rows = sqlx::query(&format!(
             "SELECT {ROOM_COLS}, rm.role AS my_role, \

@@ -1,11 +1,13 @@
 //! HTTP: the router, middleware, pages, the live stream and JSON endpoints.
 
+mod api;
 mod assets;
 mod format;
 mod pages;
 mod session;
 mod sse;
 
+pub use api::{ApiDoc, routes as api_routes};
 pub use format::{escape, highlight, message_html};
 pub use session::{LANG_COOKIE, SESSION_COOKIE};
 
@@ -31,8 +33,12 @@ pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
 /// The whole application as a router; tests and `serve` use the same.
 pub fn router(app: App) -> Router {
     let errors = middleware::from_fn_with_state(app.clone(), render_errors);
+    let mut router = Router::new();
+    for (path, route) in api::routes() {
+        router = router.route(path, route);
+    }
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    router
         .route("/", get(pages::home))
         .route("/healthz", get(pages::healthz))
         .route("/setup", get(pages::setup_form).post(pages::setup_submit))
@@ -63,6 +69,8 @@ pub fn router(app: App) -> Router {
         .route("/settings/password", post(pages::settings_password))
         .route("/settings/language", post(pages::settings_language))
         .route("/settings/email", post(pages::settings_email))
+        .route("/settings/tokens", post(pages::settings_token_create))
+        .route("/settings/tokens/{id}/revoke", post(pages::settings_token_revoke))
         .route("/settings/sessions/{id}/end", post(pages::settings_end_session))
         .route("/admin", get(pages::admin_home))
         .route("/admin/orgs", get(pages::admin_orgs).post(pages::admin_org_create))
@@ -90,8 +98,7 @@ pub fn router(app: App) -> Router {
             post(pages::admin_import_orgs_apply).layer(DefaultBodyLimit::max(MAX_IMPORT)),
         )
         .route("/events", get(sse::events))
-        .route("/api/v1/session", get(pages::api_session))
-        .route("/api/v1/counts", get(pages::api_counts))
+        .route("/api/v1/openapi.json", get(api::openapi))
         .route("/static/{file}", get(assets::file))
         .route("/sw.js", get(assets::service_worker))
         .fallback(fallback)

@@ -1045,6 +1045,8 @@ pub async fn search(
 struct SettingsPage {
     ctx: Ctx,
     sessions: Vec<SessionInfo>,
+    tokens: Vec<crate::store::ApiToken>,
+    new_token: Option<String>,
     current: String,
     notice: Option<String>,
     error: Option<String>,
@@ -1062,13 +1064,63 @@ async fn settings_page(
     error: Option<String>,
 ) -> AppResult<SettingsPage> {
     let sessions = app.my_sessions(&s.actor).await?;
+    let tokens = app.my_tokens(&s.actor).await?;
     Ok(SettingsPage {
         ctx: Ctx::new(app, s, s.tr.t("ui-settings")).await?,
         sessions,
+        tokens,
+        new_token: None,
         current: s.actor.session_hash.clone(),
         notice,
         error,
     })
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Creates an API token and shows it once.
+pub async fn settings_token_create(
+    State(app): State<App>,
+    w: Write<TokenForm>,
+) -> AppResult<Response> {
+    let Write {
+        s,
+        form: f,
+        headers,
+    } = w;
+    match app.create_token(&s.actor, &f.name).await {
+        Ok(token) if wants_json(&headers, "") => {
+            Ok(Json(serde_json::json!({"token": token})).into_response())
+        }
+        Ok(token) => {
+            let mut page = settings_page(&app, &s, Some(s.tr.t("ui-token-created")), None).await?;
+            page.new_token = Some(token);
+            Ok(page.into_response())
+        }
+        Err(e @ AppError::Invalid(_)) => {
+            let page = settings_page(&app, &s, None, Some(problem(&s.tr, &e))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn settings_token_revoke(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    w: Write<CsrfForm>,
+) -> AppResult<Response> {
+    let Write { s, headers, .. } = w;
+    app.revoke_token(&s.actor, &id).await?;
+    Ok(written(
+        &headers,
+        "/settings?done=1".into(),
+        serde_json::json!({"ok": true}),
+    ))
 }
 
 pub async fn settings(
@@ -1468,28 +1520,6 @@ pub async fn admin_audit(
         next_before,
     }
     .into_response())
-}
-
-// ---------- small JSON endpoints for the page script ----------
-
-/// The session's CSRF token (the outbox fetches it after logging in again).
-pub async fn api_session(s: Session) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "user_id": s.actor.user.id,
-        "login": s.actor.user.login,
-        "csrf": s.csrf,
-    }))
-}
-
-/// Unread inbox items and unread messages per room.
-pub async fn api_counts(State(app): State<App>, s: Session) -> AppResult<Json<serde_json::Value>> {
-    let inbox = app.inbox_unread(s.actor.user.id).await?;
-    let rooms = app.rooms(&s.actor).await?;
-    let unread: serde_json::Map<String, serde_json::Value> = rooms
-        .iter()
-        .map(|r| (r.room.id.to_string(), serde_json::json!(r.unread)))
-        .collect();
-    Ok(Json(serde_json::json!({"inbox": inbox, "rooms": unread})))
 }
 
 // ---------- bulk onboarding ----------

@@ -10,6 +10,7 @@ mod copy;
 mod browser;
 mod idempotency;
 mod instances;
+mod json_api;
 mod live;
 mod mail;
 mod messages;

@@ -1,0 +1,431 @@
+//! The JSON API under `/api/v1`, described by an OpenAPI document generated from this code
+//! (`/api/v1/openapi.json`). Callers authenticate with a personal token
+//! (`Authorization: Bearer …`, made in the settings page) or the browser session (writes then
+//! need `X-CSRF-Token`). Every write needs an `Idempotency-Key`; errors are
+//! `{"error": {"code", "message", "field"}}`.
+
+use super::session::{Session, idem_key, request_lang};
+use crate::app::{Actor, App};
+use crate::domain::{MessageId, RoomId};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Tr;
+use crate::store::{Message, RoomSummary};
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{HeaderMap, header, request::Parts};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+/// An API caller: a token holder, or a browser session.
+pub struct Caller {
+    pub s: Session,
+    bearer: bool,
+}
+
+impl Caller {
+    /// Checks what a write needs: an idempotency key, and the CSRF token for browser sessions.
+    fn write(&self, headers: &HeaderMap) -> AppResult<crate::domain::IdemKey> {
+        if !self.bearer {
+            let token = headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            self.s.check_csrf(token)?;
+        }
+        idem_key(headers, None)
+    }
+}
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        let Some(token) = bearer else {
+            let s = Session::from_request_parts(parts, app).await?;
+            return Ok(Caller { s, bearer: false });
+        };
+        let Some(user) = app.token_user(&token).await? else {
+            return Err(AppError::Unauthorized);
+        };
+        let lang = user.lang.unwrap_or_else(|| request_lang(&parts.headers));
+        Ok(Caller {
+            s: Session {
+                csrf: String::new(),
+                tr: Tr::new(lang, app.config.tz),
+                actor: Actor {
+                    user,
+                    session_hash: String::new(),
+                    address: String::new(),
+                },
+            },
+            bearer: true,
+        })
+    }
+}
+
+/// A JSON body whose rejection is a clear 400 in our error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
+                Err(AppError::TooLarge)
+            }
+            Err(_) => Err(AppError::BadRequest("err-bad-json")),
+        }
+    }
+}
+
+/// The calling user.
+#[derive(Serialize, ToSchema)]
+pub struct MeOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: crate::domain::UserId,
+    #[schema(max_length = 64)]
+    pub login: String,
+    #[schema(max_length = 100)]
+    pub display_name: String,
+    #[schema(max_length = 100)]
+    pub organisation: String,
+    /// `member`, `org_admin` or `deployment_admin`.
+    #[schema(max_length = 20)]
+    pub role: String,
+}
+
+/// A room as listed to the caller.
+#[derive(Serialize, ToSchema)]
+pub struct RoomOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: RoomId,
+    /// `group`, `direct` or `org_inbox`.
+    #[schema(max_length = 20)]
+    pub kind: String,
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 500)]
+    pub description: String,
+    pub archived: bool,
+    /// Unread messages.
+    pub unread: i64,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub last_activity_at: i64,
+}
+
+impl From<RoomSummary> for RoomOut {
+    fn from(r: RoomSummary) -> Self {
+        RoomOut {
+            id: r.room.id,
+            kind: r.room.kind.as_str().to_string(),
+            name: r.peer_name.unwrap_or(r.room.name),
+            description: r.room.description,
+            archived: r.room.archived,
+            unread: r.unread,
+            last_activity_at: r.room.last_activity_at,
+        }
+    }
+}
+
+/// A message.
+#[derive(Serialize, ToSchema)]
+pub struct MessageOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: MessageId,
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub room_id: RoomId,
+    /// The timeline position (the live stream's event id).
+    pub pos: i64,
+    #[schema(max_length = 64)]
+    pub author_login: String,
+    #[schema(max_length = 100)]
+    pub author_name: String,
+    /// Empty once deleted.
+    #[schema(max_length = 10000)]
+    pub body: String,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub reply_to: Option<MessageId>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+}
+
+impl From<Message> for MessageOut {
+    fn from(m: Message) -> Self {
+        MessageOut {
+            id: m.id,
+            room_id: m.room_id,
+            pos: m.pos,
+            author_login: m.author_login,
+            author_name: m.author_name,
+            body: m.body,
+            reply_to: m.reply_to.map(|r| r.id),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted: m.deleted,
+        }
+    }
+}
+
+/// A new group room.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoomIn {
+    #[schema(min_length = 1, max_length = 80)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: String,
+    /// Login ids to invite, separated by commas.
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub invite: String,
+}
+
+/// A new message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessageIn {
+    #[schema(min_length = 1, max_length = 10000)]
+    pub body: String,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+}
+
+/// The result of a write.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: uuid::Uuid,
+    /// True when the idempotency key had been used: this is the first result, nothing new was made.
+    pub replayed: bool,
+}
+
+/// A page of messages, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct MessagesOut {
+    pub messages: Vec<MessageOut>,
+    /// Pass as `before` for the page before this one; absent on the first page.
+    pub older: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Messages before this position (for paging back).
+    pub before: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// Words to find (1–200 characters).
+    pub q: String,
+}
+
+fn room_id(raw: &str) -> AppResult<RoomId> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// The calling user.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeOut), (status = 401)))]
+pub async fn me(c: Caller) -> Json<MeOut> {
+    let u = &c.s.actor.user;
+    Json(MeOut {
+        id: u.id,
+        login: u.login.clone(),
+        display_name: u.display_name.clone(),
+        organisation: u.org_name.clone(),
+        role: u.role.as_str().to_string(),
+    })
+}
+
+/// The caller's rooms, most recent activity first.
+#[utoipa::path(get, path = "/api/v1/rooms", responses((status = 200, body = Vec<RoomOut>), (status = 401)))]
+pub async fn rooms(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<RoomOut>>> {
+    Ok(Json(
+        app.rooms(&c.s.actor)
+            .await?
+            .into_iter()
+            .map(RoomOut::from)
+            .collect(),
+    ))
+}
+
+/// Creates a group room.
+#[utoipa::path(post, path = "/api/v1/rooms", request_body = NewRoomIn,
+    params(("Idempotency-Key" = String, Header, description = "8–100 of A-Z a-z 0-9 - _ :")),
+    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 422)))]
+pub async fn create_room(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewRoomIn>,
+) -> AppResult<Json<CreatedOut>> {
+    let key = c.write(&headers)?;
+    if body.invite.len() > 5000 {
+        return Err(crate::domain::Invalid::new("invite", "err-too-long").into());
+    }
+    let w = app
+        .create_room(&c.s.actor, &body.name, &body.description, &body.invite, key)
+        .await?;
+    Ok(Json(CreatedOut {
+        id: w.value.0,
+        replayed: w.replayed,
+    }))
+}
+
+/// Messages of a room, newest page first; page back with `before`.
+#[utoipa::path(get, path = "/api/v1/rooms/{room}/messages", params(("room" = String, Path), PageQuery),
+    responses((status = 200, body = MessagesOut), (status = 401), (status = 404)))]
+pub async fn messages(
+    State(app): State<App>,
+    c: Caller,
+    Path(room): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<MessagesOut>> {
+    let p = app.room_page(&c.s.actor, room_id(&room)?, q.before).await?;
+    Ok(Json(MessagesOut {
+        messages: p.messages.into_iter().map(MessageOut::from).collect(),
+        older: p.older,
+    }))
+}
+
+/// Posts a message.
+#[utoipa::path(post, path = "/api/v1/rooms/{room}/messages", request_body = NewMessageIn,
+    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "8–100 of A-Z a-z 0-9 - _ :")),
+    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)))]
+pub async fn post_message(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<NewMessageIn>,
+) -> AppResult<Json<CreatedOut>> {
+    let key = c.write(&headers)?;
+    let w = app
+        .post(&c.s.actor, room_id(&room)?, &body.body, body.reply_to, key)
+        .await?;
+    Ok(Json(CreatedOut {
+        id: w.value.0,
+        replayed: w.replayed,
+    }))
+}
+
+/// Messages matching words, in the caller's rooms, newest first.
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
+    responses((status = 200, body = Vec<MessageOut>), (status = 401), (status = 422)))]
+pub async fn search(
+    State(app): State<App>,
+    c: Caller,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Json<Vec<MessageOut>>> {
+    Ok(Json(
+        app.search(&c.s.actor, &q.q)
+            .await?
+            .into_iter()
+            .map(|h| MessageOut::from(h.message))
+            .collect(),
+    ))
+}
+
+/// Every route under `/api/v1` (the document itself aside), so the router and the
+/// documentation test read one list.
+pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
+    use axum::routing::get;
+    vec![
+        ("/api/v1/me", get(me)),
+        ("/api/v1/rooms", get(rooms).post(create_room)),
+        (
+            "/api/v1/rooms/{room}/messages",
+            get(messages).post(post_message),
+        ),
+        ("/api/v1/search", get(search)),
+        ("/api/v1/session", get(session)),
+        ("/api/v1/counts", get(counts)),
+    ]
+}
+
+/// The session's CSRF token (the page script fetches it after logging in again).
+#[derive(Serialize, ToSchema)]
+pub struct SessionOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub user_id: crate::domain::UserId,
+    #[schema(max_length = 64)]
+    pub login: String,
+    /// Send as `X-CSRF-Token` with writes made with the browser session.
+    #[schema(max_length = 64)]
+    pub csrf: String,
+}
+
+/// The caller's session and its CSRF token.
+#[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = SessionOut), (status = 401)))]
+pub async fn session(s: Session) -> Json<SessionOut> {
+    Json(SessionOut {
+        user_id: s.actor.user.id,
+        login: s.actor.user.login.clone(),
+        csrf: s.csrf.clone(),
+    })
+}
+
+/// Unread counts: the inbox, and each room by id.
+#[derive(Serialize, ToSchema)]
+pub struct CountsOut {
+    pub inbox: i64,
+    /// Room id → unread messages.
+    pub rooms: std::collections::BTreeMap<String, i64>,
+}
+
+/// Unread inbox items and unread messages per room.
+#[utoipa::path(get, path = "/api/v1/counts", responses((status = 200, body = CountsOut), (status = 401)))]
+pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsOut>> {
+    let inbox = app.inbox_unread(c.s.actor.user.id).await?;
+    let rooms = app
+        .rooms(&c.s.actor)
+        .await?
+        .into_iter()
+        .map(|r| (r.room.id.to_string(), r.unread))
+        .collect();
+    Ok(Json(CountsOut { inbox, rooms }))
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
+    paths(me, rooms, create_room, messages, post_message, search, session, counts),
+    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "token",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

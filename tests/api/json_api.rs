@@ -1,0 +1,283 @@
+//! The JSON API under /api/v1: tokens, writes with idempotency keys, errors, and its OpenAPI document.
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+
+/// Sends a JSON request with a bearer token.
+async fn call(
+    c: &mut Client,
+    method: &str,
+    path: &str,
+    token: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> Resp {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(k) = key {
+        b = b.header("idempotency-key", k);
+    }
+    let req = match body {
+        Some(j) => b
+            .header("content-type", "application/json")
+            .body(Body::from(j.to_string())),
+        None => b.body(Body::empty()),
+    }
+    .expect("request");
+    // No cookies: the token alone authenticates.
+    let mut bare = Client {
+        cookies: Default::default(),
+        ..c.clone()
+    };
+    bare.send(req).await
+}
+
+async fn token_for(t: &TestApp, login: &str) -> String {
+    let mut c = t.login(login).await;
+    let r = c
+        .post("/settings/tokens", &[("name", "連携システム")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+        .split("id=\"new-token\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("token shown once")
+        .to_string()
+}
+
+#[tokio::test]
+async fn tokens_rooms_and_messages_over_json() {
+    let w = World::new().await;
+    let token = token_for(&w.t, "tsu.info").await;
+    let mut c = w.t.client();
+    let me = call(&mut c, "GET", "/api/v1/me", &token, None, None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.json()["login"], "tsu.info");
+    // A write without a key is refused.
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        None,
+        Some(r#"{"name":"API ルーム","invite":"toba.info"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"]["code"], "bad_request");
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        Some("api-room-0001"),
+        Some(r#"{"name":"API ルーム","invite":"toba.info"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let room = r.json()["id"].as_str().expect("id").to_string();
+    let again = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        Some("api-room-0001"),
+        Some(r#"{"name":"別名"}"#),
+    )
+    .await;
+    assert_eq!(again.json()["id"], room.as_str());
+    assert_eq!(again.json()["replayed"], true);
+    // Messages.
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("api-msg-0001"),
+        Some(r#"{"body":"API からの報告"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = call(&mut c, "GET", &path, &token, None, None).await;
+    assert_eq!(list.json()["messages"][0]["body"], "API からの報告");
+    let found = call(
+        &mut c,
+        "GET",
+        "/api/v1/search?q=%E5%A0%B1%E5%91%8A",
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(found.json().as_array().map(|a| a.len()), Some(1));
+    // Bad input: a clear 4xx with a stable code, nothing stored.
+    for (body, status, code) in [
+        ("{not json", StatusCode::BAD_REQUEST, "bad_request"),
+        (r#"{"body": 5}"#, StatusCode::BAD_REQUEST, "bad_request"),
+        (r#"{"text": "x"}"#, StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            r#"{"body": "x", "extra": 1}"#,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            r#"{"body": "   "}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            r#"{"body": "x", "reply_to": "not-a-uuid"}"#,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ] {
+        let r = call(
+            &mut c,
+            "POST",
+            &path,
+            &token,
+            Some(&format!("bad-{}", uuid::Uuid::new_v4().simple())),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], code, "{body}");
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let long = format!(r#"{{"body": "{}"}}"#, "あ".repeat(10_001));
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("api-long-0001"),
+        Some(&long),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        call(&mut c, "GET", &path, &token, None, None).await.json()["messages"]
+            .as_array()
+            .map(|a| a.len()),
+        Some(1)
+    );
+    // Another user's token sees the room only as a member; an outsider gets 404.
+    let outsider = token_for(&w.t, "mie.info").await;
+    assert_eq!(
+        call(&mut c, "GET", &path, &outsider, None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let member = token_for(&w.t, "toba.info").await;
+    assert_eq!(
+        call(&mut c, "GET", &path, &member, None, None).await.status,
+        StatusCode::OK
+    );
+    // A revoked or unknown token is refused.
+    let mut owner = w.t.login("tsu.info").await;
+    let settings = owner.get("/settings").await;
+    let id = settings
+        .body
+        .split("/settings/tokens/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("token id")
+        .to_string();
+    assert_eq!(
+        owner
+            .post(&format!("/settings/tokens/{id}/revoke"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let r = call(&mut c, "GET", "/api/v1/me", &token, None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+    assert_eq!(
+        call(&mut c, "GET", "/api/v1/me", "sonae_nonsense", None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Someone else cannot revoke a token that is not theirs.
+    let mut other = w.t.login("mie.info").await;
+    assert_eq!(
+        other
+            .post(&format!("/settings/tokens/{id}/revoke"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn browser_sessions_need_the_csrf_header_for_api_writes() {
+    let w = World::new().await;
+    let mut c = w.t.login("tsu.info").await;
+    let room = w.tsu.inbox_room_id.expect("room");
+    let send = |csrf: Option<String>| {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/rooms/{room}/messages"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header(
+                "cookie",
+                c.cookies
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+        if let Some(t) = csrf {
+            b = b.header("x-csrf-token", t);
+        }
+        b.body(Body::from(r#"{"body":"セッションから"}"#))
+            .expect("request")
+    };
+    let without = send(None);
+    let with = send(Some(c.csrf.clone()));
+    assert_eq!(c.send(without).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(c.send(with).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route_and_bounds_every_string() {
+    let t = TestApp::new().await;
+    let mut c = t.client();
+    let r = c.get("/api/v1/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    for (path, _) in sonae::web::api_routes() {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} is missing from the OpenAPI document"
+        );
+    }
+    let mut unbounded = Vec::new();
+    for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+        for (field, p) in schema["properties"].as_object().into_iter().flatten() {
+            let is_string = p["type"] == "string"
+                || p["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|x| x == "string"));
+            if is_string && p.get("maxLength").is_none() {
+                unbounded.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "string fields without maxLength: {unbounded:?}"
+    );
+}
