@@ -48,5 +48,7 @@ cargo clippy --all-targets -- -D warnings
 export SONAE_REQUIRE_BROWSER=1
 echo "== cargo test (SQLite)"
 cargo test --all-targets
+echo "== schemathesis against the API"
+bash .ci/schemathesis.sh
 echo "== cargo test (PostgreSQL)"
 SONAE_TEST_DATABASE=postgres cargo test --test api

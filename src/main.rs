@@ -37,6 +37,15 @@ enum Command {
         /// The backup folder.
         dir: std::path::PathBuf,
     },
+    /// Create a personal API token for a user (for scripts and tests); prints it once.
+    Token {
+        /// The user's login id.
+        #[arg(long)]
+        login: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
     /// Copy every table into another, empty database (SQLite ⇄ PostgreSQL).
     CopyDb {
         /// Source database URL.
@@ -69,6 +78,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Migrate) => migrate(&cli.db).await,
         Some(Command::Demo) => sonae::demo::run(&cli.db).await,
         Some(Command::CopyDb { from, to }) => copy_db(&from, &to).await,
+        Some(Command::Token { login, name }) => token(&cli.db, &login, &name).await,
         Some(Command::Backup { dir }) => sonae::backup::backup(&cli.db, &dir).await.map(|m| {
             println!(
                 "backed up {} tables and {} files into {}",
@@ -111,5 +121,26 @@ async fn copy_db(from: &str, to: &str) -> anyhow::Result<()> {
         sonae::server::redact(from),
         sonae::server::redact(to)
     );
+    Ok(())
+}
+
+async fn token(db: &DbArgs, login: &str, name: &str) -> anyhow::Result<()> {
+    let app = sonae::server::build_app(db, sonae::config::Config::default()).await?;
+    let user = app
+        .store
+        .credentials(&login.to_ascii_lowercase())
+        .await?
+        .map(|(u, _)| u)
+        .ok_or_else(|| anyhow::anyhow!("no user with login {login}"))?;
+    let actor = sonae::app::Actor {
+        user,
+        session_hash: String::new(),
+        address: "cli".into(),
+    };
+    let token = app
+        .create_token(&actor, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{token}");
     Ok(())
 }

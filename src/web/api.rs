@@ -219,14 +219,18 @@ pub struct MessagesOut {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Messages before this position (for paging back).
+    #[param(minimum = 0)]
     pub before: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Words to find (1–200 characters).
+    /// Words to find (up to 200 characters).
+    #[param(max_length = 200)]
     pub q: String,
 }
 
@@ -235,7 +239,7 @@ fn room_id(raw: &str) -> AppResult<RoomId> {
 }
 
 /// The calling user.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeOut), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeOut), (status = 400), (status = 401)))]
 pub async fn me(c: Caller) -> Json<MeOut> {
     let u = &c.s.actor.user;
     Json(MeOut {
@@ -248,7 +252,7 @@ pub async fn me(c: Caller) -> Json<MeOut> {
 }
 
 /// The caller's rooms, most recent activity first.
-#[utoipa::path(get, path = "/api/v1/rooms", responses((status = 200, body = Vec<RoomOut>), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/rooms", responses((status = 200, body = Vec<RoomOut>), (status = 400), (status = 401)))]
 pub async fn rooms(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<RoomOut>>> {
     Ok(Json(
         app.rooms(&c.s.actor)
@@ -261,8 +265,8 @@ pub async fn rooms(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<Room
 
 /// Creates a group room.
 #[utoipa::path(post, path = "/api/v1/rooms", request_body = NewRoomIn,
-    params(("Idempotency-Key" = String, Header, description = "8–100 of A-Z a-z 0-9 - _ :")),
-    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 422)))]
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
 pub async fn create_room(
     State(app): State<App>,
     c: Caller,
@@ -284,13 +288,16 @@ pub async fn create_room(
 
 /// Messages of a room, newest page first; page back with `before`.
 #[utoipa::path(get, path = "/api/v1/rooms/{room}/messages", params(("room" = String, Path), PageQuery),
-    responses((status = 200, body = MessagesOut), (status = 401), (status = 404)))]
+    responses((status = 200, body = MessagesOut), (status = 400), (status = 401), (status = 404), (status = 422)))]
 pub async fn messages(
     State(app): State<App>,
     c: Caller,
     Path(room): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<MessagesOut>> {
+    if q.before.is_some_and(|b| b < 0) {
+        return Err(crate::domain::Invalid::new("before", "err-bad-form").into());
+    }
     let p = app.room_page(&c.s.actor, room_id(&room)?, q.before).await?;
     Ok(Json(MessagesOut {
         messages: p.messages.into_iter().map(MessageOut::from).collect(),
@@ -300,8 +307,8 @@ pub async fn messages(
 
 /// Posts a message.
 #[utoipa::path(post, path = "/api/v1/rooms/{room}/messages", request_body = NewMessageIn,
-    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "8–100 of A-Z a-z 0-9 - _ :")),
-    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)))]
+    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn post_message(
     State(app): State<App>,
     c: Caller,
@@ -321,7 +328,7 @@ pub async fn post_message(
 
 /// Messages matching words, in the caller's rooms, newest first.
 #[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
-    responses((status = 200, body = Vec<MessageOut>), (status = 401), (status = 422)))]
+    responses((status = 200, body = Vec<MessageOut>), (status = 400), (status = 401), (status = 422)))]
 pub async fn search(
     State(app): State<App>,
     c: Caller,
@@ -366,8 +373,9 @@ pub struct SessionOut {
 }
 
 /// The caller's session and its CSRF token.
-#[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = SessionOut), (status = 401)))]
-pub async fn session(s: Session) -> Json<SessionOut> {
+#[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = SessionOut), (status = 400), (status = 401)))]
+pub async fn session(c: Caller) -> Json<SessionOut> {
+    let s = c.s;
     Json(SessionOut {
         user_id: s.actor.user.id,
         login: s.actor.user.login.clone(),
@@ -384,7 +392,7 @@ pub struct CountsOut {
 }
 
 /// Unread inbox items and unread messages per room.
-#[utoipa::path(get, path = "/api/v1/counts", responses((status = 200, body = CountsOut), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/counts", responses((status = 200, body = CountsOut), (status = 400), (status = 401)))]
 pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsOut>> {
     let inbox = app.inbox_unread(c.s.actor.user.id).await?;
     let rooms = app
