@@ -20,6 +20,8 @@ use utoipa::{OpenApi, ToSchema};
 pub struct Caller {
     pub s: Session,
     bearer: bool,
+    /// The bearer token, for streams that must end when it is revoked.
+    token: Option<String>,
 }
 
 impl Caller {
@@ -48,7 +50,11 @@ impl FromRequestParts<App> for Caller {
             .map(|t| t.trim().to_string());
         let Some(token) = bearer else {
             let s = Session::from_request_parts(parts, app).await?;
-            return Ok(Caller { s, bearer: false });
+            return Ok(Caller {
+                s,
+                bearer: false,
+                token: None,
+            });
         };
         let Some(user) = app.token_user(&token).await? else {
             return Err(AppError::Unauthorized);
@@ -65,6 +71,7 @@ impl FromRequestParts<App> for Caller {
                 },
             },
             bearer: true,
+            token: Some(token),
         })
     }
 }
@@ -343,17 +350,263 @@ pub async fn search(
     ))
 }
 
+/// A member of a room.
+#[derive(Serialize, ToSchema)]
+pub struct MemberOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub user_id: crate::domain::UserId,
+    #[schema(max_length = 64)]
+    pub login: String,
+    #[schema(max_length = 100)]
+    pub display_name: String,
+    #[schema(max_length = 100)]
+    pub organisation: String,
+    /// `owner`, `manager` or `member`.
+    #[schema(max_length = 10)]
+    pub role: String,
+}
+
+/// A room with its members, grouped by organisation.
+#[derive(Serialize, ToSchema)]
+pub struct RoomDetailOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: RoomId,
+    #[schema(max_length = 20)]
+    pub kind: String,
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 500)]
+    pub description: String,
+    pub archived: bool,
+    /// The caller's role in the room.
+    #[schema(max_length = 10)]
+    pub my_role: String,
+    pub members: Vec<MemberOut>,
+}
+
+/// People to add to a room.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMembersIn {
+    /// Login ids separated by commas.
+    #[schema(min_length = 1, max_length = 5000)]
+    pub logins: String,
+}
+
+/// New text for a message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessageIn {
+    #[schema(min_length = 1, max_length = 10000)]
+    pub body: String,
+}
+
+/// An inbox item.
+#[derive(Serialize, ToSchema)]
+pub struct InboxOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: crate::domain::InboxId,
+    /// `mention`, `dm` or `invite`.
+    #[schema(max_length = 20)]
+    pub kind: String,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub room_id: Option<RoomId>,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub message_id: Option<MessageId>,
+    #[schema(max_length = 200)]
+    pub excerpt: Option<String>,
+    #[schema(max_length = 100)]
+    pub actor_name: Option<String>,
+    pub created_at: i64,
+    pub read: bool,
+}
+
+/// Which inbox items to mark read.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxReadIn {
+    /// One item; absent for all.
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    #[serde(default)]
+    pub item: Option<crate::domain::InboxId>,
+}
+
+/// Done.
+#[derive(Serialize, ToSchema)]
+pub struct OkOut {
+    pub ok: bool,
+}
+
+fn message_id(raw: &str) -> AppResult<MessageId> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A room and its members.
+#[utoipa::path(get, path = "/api/v1/rooms/{room}", params(("room" = String, Path)),
+    responses((status = 200, body = RoomDetailOut), (status = 400), (status = 401), (status = 404)))]
+pub async fn room(
+    State(app): State<App>,
+    c: Caller,
+    Path(room): Path<String>,
+) -> AppResult<Json<RoomDetailOut>> {
+    let p = app.room_page(&c.s.actor, room_id(&room)?, Some(0)).await?;
+    Ok(Json(RoomDetailOut {
+        id: p.room.id,
+        kind: p.room.kind.as_str().to_string(),
+        name: p.peer_name.unwrap_or(p.room.name),
+        description: p.room.description,
+        archived: p.room.archived,
+        my_role: p.my_role.as_str().to_string(),
+        members: p
+            .members
+            .into_iter()
+            .map(|m| MemberOut {
+                user_id: m.user_id,
+                login: m.login,
+                display_name: m.display_name,
+                organisation: m.org_name,
+                role: m.role.as_str().to_string(),
+            })
+            .collect(),
+    }))
+}
+
+/// Adds people to a room (managers).
+#[utoipa::path(post, path = "/api/v1/rooms/{room}/members", request_body = AddMembersIn,
+    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn add_members(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<AddMembersIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.invite(&c.s.actor, room_id(&room)?, &body.logins)
+        .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Edits one's own message.
+#[utoipa::path(patch, path = "/api/v1/rooms/{room}/messages/{message}", request_body = EditMessageIn,
+    params(("room" = String, Path), ("message" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn edit_message(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((room, message)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EditMessageIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.edit(
+        &c.s.actor,
+        room_id(&room)?,
+        message_id(&message)?,
+        &body.body,
+    )
+    .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Deletes one's own message (its text stays in the audit log).
+#[utoipa::path(delete, path = "/api/v1/rooms/{room}/messages/{message}",
+    params(("room" = String, Path), ("message" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn delete_message(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((room, message)): Path<(String, String)>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.delete(&c.s.actor, room_id(&room)?, message_id(&message)?)
+        .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// The caller's inbox, newest first.
+#[utoipa::path(get, path = "/api/v1/inbox", responses((status = 200, body = Vec<InboxOut>), (status = 400), (status = 401)))]
+pub async fn inbox(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<InboxOut>>> {
+    Ok(Json(
+        app.inbox(&c.s.actor)
+            .await?
+            .into_iter()
+            .map(|i| InboxOut {
+                id: i.id,
+                kind: i.kind,
+                room_id: i.room_id,
+                message_id: i.message_id,
+                excerpt: i.excerpt,
+                actor_name: i.actor_name,
+                created_at: i.created_at,
+                read: i.read,
+            })
+            .collect(),
+    ))
+}
+
+/// Marks inbox items read.
+#[utoipa::path(post, path = "/api/v1/inbox/read", request_body = InboxReadIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 413)))]
+pub async fn inbox_read(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<InboxReadIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.mark_inbox_read(&c.s.actor, body.item).await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Resume after this position (or send `Last-Event-ID`).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+}
+
+/// The live stream (Server-Sent Events): every timeline entry the caller may see, each with its
+/// position as `id:`; resumable with `Last-Event-ID`; `event: resync` when too far behind.
+#[utoipa::path(get, path = "/api/v1/events", params(EventsQuery),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 400), (status = 401)))]
+pub async fn events(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> AppResult<axum::response::Response> {
+    let cred = match &c.token {
+        Some(t) => super::sse::Credential::Token(t.clone()),
+        None => super::sse::Credential::Session(c.s.actor.session_hash.clone()),
+    };
+    super::sse::stream(app, c.s, cred, &headers, q.after.map(|a| a.max(0))).await
+}
+
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
-    use axum::routing::get;
+    use axum::routing::{get, patch, post};
     vec![
         ("/api/v1/me", get(me)),
         ("/api/v1/rooms", get(rooms).post(create_room)),
+        ("/api/v1/rooms/{room}", get(room)),
+        ("/api/v1/rooms/{room}/members", post(add_members)),
         (
             "/api/v1/rooms/{room}/messages",
             get(messages).post(post_message),
         ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}",
+            patch(edit_message).delete(delete_message),
+        ),
+        ("/api/v1/inbox", get(inbox)),
+        ("/api/v1/inbox/read", post(inbox_read)),
+        ("/api/v1/events", get(events)),
         ("/api/v1/search", get(search)),
         ("/api/v1/session", get(session)),
         ("/api/v1/counts", get(counts)),
@@ -408,8 +661,8 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(me, rooms, create_room, messages, post_message, search, session, counts),
-    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut)),
+    paths(me, rooms, create_room, room, add_members, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
+    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

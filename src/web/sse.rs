@@ -22,14 +22,21 @@ use tokio::sync::broadcast::error::RecvError;
 #[derive(Deserialize)]
 pub struct EventsQuery {
     /// The position the page was rendered at (EventSource cannot send a header on first connect).
-    after: Option<i64>,
+    pub after: Option<i64>,
+}
+
+/// What keeps a stream open: a browser session (its stored hash) or an API token.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session(String),
+    Token(String),
 }
 
 /// What one subscriber knows: whom it serves and which rooms they are in.
 struct Subscriber {
     app: App,
     user: UserId,
-    session_hash: String,
+    cred: Credential,
     csrf: String,
     tr: Tr,
     rooms: HashSet<RoomId>,
@@ -44,6 +51,14 @@ enum Step {
 }
 
 impl Subscriber {
+    /// Whether the credential still holds (`None`: could not tell, keep the stream).
+    async fn alive(&self) -> Option<bool> {
+        match &self.cred {
+            Credential::Session(hash) => self.app.session_alive(hash).await.ok(),
+            Credential::Token(token) => self.app.token_user(token).await.ok().map(|u| u.is_some()),
+        }
+    }
+
     /// Decides what an entry means for this subscriber, updating its room set.
     async fn step(&mut self, e: &Entry) -> Step {
         let mine = e.user_id == Some(self.user);
@@ -61,8 +76,8 @@ impl Subscriber {
                 true
             }
             EntryKind::SessionsEnded if mine => {
-                return match self.app.session_alive(&self.session_hash).await {
-                    Ok(false) => Step::Logout,
+                return match self.alive().await {
+                    Some(false) => Step::Logout,
                     _ => Step::Skip,
                 };
             }
@@ -117,12 +132,24 @@ pub async fn events(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> AppResult<Response> {
+    let cred = Credential::Session(s.actor.session_hash.clone());
+    stream(app, s, cred, &headers, q.after).await
+}
+
+/// The live stream of `s`'s user, resuming after `Last-Event-ID` or `after` when given.
+pub async fn stream(
+    app: App,
+    s: Session,
+    cred: Credential,
+    headers: &HeaderMap,
+    after: Option<i64>,
+) -> AppResult<Response> {
     let user = s.actor.user.id;
     // Subscribe before reading the store, so nothing committed in between is missed.
     let mut rx = app.live.subscribe();
     let mut stop = app.live.shutdown_signal();
     let rooms = app.room_ids(user).await?;
-    let resume_from = last_event_id(&headers).or(q.after);
+    let resume_from = last_event_id(headers).or(after);
     let (replay, resync, start) = match resume_from {
         Some(after) => match app.resume(user, after.max(0)).await? {
             Resume::Replay(entries) => (entries, false, after.max(0)),
@@ -134,7 +161,7 @@ pub async fn events(
     let mut sub = Subscriber {
         app: app.clone(),
         user,
-        session_hash: s.actor.session_hash.clone(),
+        cred,
         csrf: s.csrf.clone(),
         tr: s.tr,
         rooms,
@@ -162,8 +189,8 @@ pub async fn events(
             tokio::select! {
                 _ = stop.changed() => { yield Ok(Event::default().event("shutdown").data("{}")); return; }
                 _ = tick.tick() => {
-                    match sub.app.session_alive(&sub.session_hash).await {
-                        Ok(false) => { yield Ok(Event::default().event("logout").data("{}")); return; }
+                    match sub.alive().await {
+                        Some(false) => { yield Ok(Event::default().event("logout").data("{}")); return; }
                         _ => yield Ok(Event::default().comment("keep-alive")),
                     }
                 }

@@ -281,3 +281,140 @@ async fn the_openapi_document_covers_every_route_and_bounds_every_string() {
         "string fields without maxLength: {unbounded:?}"
     );
 }
+
+#[tokio::test]
+async fn members_edits_inbox_and_the_live_stream_over_the_api() {
+    use futures_util::StreamExt;
+    let w = World::new().await;
+    let token = token_for(&w.t, "tsu.info").await;
+    let toba = token_for(&w.t, "toba.info").await;
+    let mut c = w.t.client();
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        Some("api-room-0002"),
+        Some(r#"{"name":"API 管理"}"#),
+    )
+    .await;
+    let room = r.json()["id"].as_str().expect("id").to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/rooms/{room}/members"),
+        &token,
+        Some("api-add-0001"),
+        Some(r#"{"logins":"toba.info"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let detail = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/rooms/{room}"),
+        &toba,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(
+        detail.json()["members"].as_array().map(|m| m.len()),
+        Some(2)
+    );
+    assert_eq!(detail.json()["my_role"], "member");
+    // The invitation is in toba.info's inbox; marking it read clears it.
+    let inbox = call(&mut c, "GET", "/api/v1/inbox", &toba, None, None).await;
+    assert_eq!(inbox.json()[0]["kind"], "invite");
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/inbox/read",
+        &toba,
+        Some("api-read-0001"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        call(&mut c, "GET", "/api/v1/inbox", &toba, None, None)
+            .await
+            .json()[0]["read"],
+        true
+    );
+    // The live stream with a token.
+    let server = crate::live::Server::start(&w.t).await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/events", server.base))
+        .header("authorization", format!("Bearer {toba}"))
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    let post = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/rooms/{room}/messages"),
+        &token,
+        Some("api-msg-0002"),
+        Some(r#"{"body":"ストリーム確認"}"#),
+    )
+    .await;
+    let mid = post.json()["id"].as_str().expect("id").to_string();
+    let mut seen = String::new();
+    while !seen.contains(&mid) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .expect("open")
+            .expect("bytes");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Edit and delete: only the author.
+    let path = format!("/api/v1/rooms/{room}/messages/{mid}");
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &path,
+            &toba,
+            Some("api-edit-0001"),
+            Some(r#"{"body":"改ざん"}"#)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &path,
+            &token,
+            Some("api-edit-0002"),
+            Some(r#"{"body":"訂正済み"}"#)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&mut c, "DELETE", &path, &token, Some("api-del-0001"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let list = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/rooms/{room}/messages"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(list.json()["messages"][0]["deleted"], true);
+    server.stop().await;
+}
