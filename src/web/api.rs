@@ -587,6 +587,120 @@ pub async fn events(
     super::sse::stream(app, c.s, cred, &headers, q.after.map(|a| a.max(0))).await
 }
 
+/// A change to a room's name, description or archiving (managers).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomChangeIn {
+    #[schema(min_length = 1, max_length = 80)]
+    #[serde(default)]
+    pub name: Option<String>,
+    #[schema(max_length = 500)]
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// Someone to talk to directly.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectIn {
+    #[schema(min_length = 3, max_length = 64)]
+    pub login: String,
+}
+
+/// An organisation to add to a room, by short id or 全国地方公共団体コード.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgIn {
+    #[schema(min_length = 2, max_length = 40)]
+    pub org: String,
+}
+
+/// Renames, describes, archives or unarchives a room (managers).
+#[utoipa::path(patch, path = "/api/v1/rooms/{room}", request_body = RoomChangeIn,
+    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn change_room(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<RoomChangeIn>,
+) -> AppResult<Json<OkOut>> {
+    use crate::domain::{Description, RoomName};
+    use crate::store::RoomChange;
+    c.write(&headers)?;
+    let room = room_id(&room)?;
+    if body.name.is_some() || body.description.is_some() {
+        let (current, _) = app.room(&c.s.actor, room).await?;
+        let name = RoomName::parse(body.name.as_deref().unwrap_or(&current.name))?;
+        let desc = Description::parse(body.description.as_deref().unwrap_or(&current.description))?;
+        app.change_room(&c.s.actor, room, RoomChange::Rename(name, desc))
+            .await?;
+    }
+    if let Some(a) = body.archived {
+        app.change_room(&c.s.actor, room, RoomChange::Archive(a))
+            .await?;
+    }
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Removes someone from a room (managers), or the caller themself (leaving).
+#[utoipa::path(delete, path = "/api/v1/rooms/{room}/members/{user}",
+    params(("room" = String, Path), ("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn remove_member(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((room, user)): Path<(String, String)>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    let user = user.parse().map_err(|_| AppError::NotFound)?;
+    app.change_room(
+        &c.s.actor,
+        room_id(&room)?,
+        crate::store::RoomChange::RemoveUser(user),
+    )
+    .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Adds a whole organisation to a room (managers); its future members join too.
+#[utoipa::path(post, path = "/api/v1/rooms/{room}/orgs", request_body = OrgIn,
+    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn add_org(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<OrgIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.add_org(&c.s.actor, room_id(&room)?, &body.org).await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// The direct conversation with someone, opened if needed.
+#[utoipa::path(post, path = "/api/v1/direct", request_body = DirectIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
+pub async fn direct(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DirectIn>,
+) -> AppResult<Json<CreatedOut>> {
+    c.write(&headers)?;
+    let room = app.open_direct(&c.s.actor, &body.login).await?;
+    Ok(Json(CreatedOut {
+        id: room.0,
+        replayed: false,
+    }))
+}
+
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
@@ -594,8 +708,14 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
     vec![
         ("/api/v1/me", get(me)),
         ("/api/v1/rooms", get(rooms).post(create_room)),
-        ("/api/v1/rooms/{room}", get(room)),
+        ("/api/v1/rooms/{room}", get(room).patch(change_room)),
         ("/api/v1/rooms/{room}/members", post(add_members)),
+        (
+            "/api/v1/rooms/{room}/members/{user}",
+            axum::routing::delete(remove_member),
+        ),
+        ("/api/v1/rooms/{room}/orgs", post(add_org)),
+        ("/api/v1/direct", post(direct)),
         (
             "/api/v1/rooms/{room}/messages",
             get(messages).post(post_message),
@@ -661,8 +781,8 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(me, rooms, create_room, room, add_members, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
-    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut)),
+    paths(me, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
+    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

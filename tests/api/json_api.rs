@@ -418,3 +418,136 @@ async fn members_edits_inbox_and_the_live_stream_over_the_api() {
     assert_eq!(list.json()["messages"][0]["deleted"], true);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_are_managed_and_direct_messages_opened_over_the_api() {
+    let w = World::new().await;
+    let token = token_for(&w.t, "tsu.info").await;
+    let toba = token_for(&w.t, "toba.info").await;
+    let mut c = w.t.client();
+    let room = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        Some("api-room-0003"),
+        Some(r#"{"name":"管理用"}"#),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/rooms/{room}"),
+        &token,
+        Some("api-patch-0001"),
+        Some(r#"{"name":"改名済み","archived":true}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let detail = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/rooms/{room}"),
+        &token,
+        None,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(detail["name"], "改名済み");
+    assert_eq!(detail["archived"], true);
+    call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/rooms/{room}"),
+        &token,
+        Some("api-patch-0002"),
+        Some(r#"{"archived":false}"#),
+    )
+    .await;
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/rooms/{room}/orgs"),
+        &token,
+        Some("api-org-0001"),
+        Some(r#"{"org":"242110"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        call(
+            &mut c,
+            "GET",
+            &format!("/api/v1/rooms/{room}"),
+            &toba,
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // A member cannot rename; removing a member takes them out.
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &format!("/api/v1/rooms/{room}"),
+            &toba,
+            Some("api-patch-0003"),
+            Some(r#"{"name":"x"}"#)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = call(
+        &mut c,
+        "DELETE",
+        &format!("/api/v1/rooms/{room}/members/{}", w.toba_member.id),
+        &token,
+        Some("api-remove-0001"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        call(
+            &mut c,
+            "GET",
+            &format!("/api/v1/rooms/{room}"),
+            &toba,
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    // Direct messages.
+    let dm = call(
+        &mut c,
+        "POST",
+        "/api/v1/direct",
+        &token,
+        Some("api-dm-0001"),
+        Some(r#"{"login":"toba.info"}"#),
+    )
+    .await;
+    assert_eq!(dm.status, StatusCode::OK);
+    let dm2 = call(
+        &mut c,
+        "POST",
+        "/api/v1/direct",
+        &toba,
+        Some("api-dm-0002"),
+        Some(r#"{"login":"tsu.info"}"#),
+    )
+    .await;
+    assert_eq!(dm.json()["id"], dm2.json()["id"]);
+}
