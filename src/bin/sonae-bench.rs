@@ -78,6 +78,8 @@ struct Bench {
     room: RoomId,
     ids: Vec<UserId>,
     tokens: Vec<String>,
+    /// The database URL the servers share.
+    url: String,
     _dir: tempfile_dir::Dir,
     /// The PostgreSQL database to drop at the end: (admin URL, name).
     pg: Option<(String, String)>,
@@ -243,6 +245,7 @@ async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow
         room,
         ids,
         tokens,
+        url: url.clone(),
         _dir: tempfile_dir::Dir(dir),
         pg,
     })
@@ -649,10 +652,9 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-async fn bench_idle(connections: usize) -> anyhow::Result<()> {
+async fn bench_idle(connections: usize, pg: Option<&str>) -> anyhow::Result<()> {
     // Users and sessions go into a database the separate server process then opens.
-    let b = setup(connections, None, 1).await?;
-    let db = b._dir.0.join("sonae.db");
+    let b = setup(connections, pg, 1).await?;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr()?.port()
@@ -660,7 +662,7 @@ async fn bench_idle(connections: usize) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?.with_file_name("sonae");
     let mut child = tokio::process::Command::new(&exe)
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(&b.url)
         .arg("--bind")
         .arg(format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
@@ -689,7 +691,8 @@ async fn bench_idle(connections: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_kb(pid).unwrap_or(0);
     println!(
-        "memory of `sonae serve` (SQLite): {} KB before, {} KB with {} idle live connections ({:.1} MB)",
+        "memory of `sonae serve` ({}): {} KB before, {} KB with {} idle live connections ({:.1} MB)",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" },
         before,
         after,
         streams.len(),
@@ -705,7 +708,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Page { requests } => bench_page(requests, cli.postgres.as_deref()).await,
-        Cmd::Idle { connections } => bench_idle(connections).await,
+        Cmd::Idle { connections } => bench_idle(connections, cli.postgres.as_deref()).await,
         Cmd::Users {
             max,
             step,
