@@ -701,6 +701,372 @@ pub async fn direct(
     }))
 }
 
+/// Kind of organisation.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum KindIn {
+    Prefecture,
+    Municipality,
+    Fire,
+    Other,
+}
+
+/// A deployment role that an API caller may give.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleIn {
+    Member,
+    OrgAdmin,
+    DeploymentAdmin,
+}
+
+/// A UI language.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum LangIn {
+    Ja,
+    En,
+}
+
+/// An organisation.
+#[derive(Serialize, ToSchema)]
+pub struct OrgOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: crate::domain::OrgId,
+    #[schema(max_length = 40)]
+    pub slug: String,
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 20)]
+    pub kind: String,
+    #[schema(max_length = 6)]
+    pub code: Option<String>,
+    pub members: i64,
+}
+
+/// A new organisation (deployment admin).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgIn {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[schema(min_length = 2, max_length = 40)]
+    pub slug: String,
+    pub kind: KindIn,
+    /// 全国地方公共団体コード (5 or 6 digits).
+    #[serde(default)]
+    #[schema(max_length = 6)]
+    pub code: Option<String>,
+}
+
+/// A user account as administrators see it.
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: crate::domain::UserId,
+    #[schema(max_length = 64)]
+    pub login: String,
+    #[schema(max_length = 100)]
+    pub display_name: String,
+    #[schema(max_length = 100)]
+    pub organisation: String,
+    #[schema(max_length = 20)]
+    pub role: String,
+    pub active: bool,
+    pub activated: bool,
+}
+
+/// A new user account; an activation link comes back.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserIn {
+    /// Short id or 全国地方公共団体コード of the organisation.
+    #[schema(min_length = 2, max_length = 40)]
+    pub org: String,
+    #[schema(min_length = 3, max_length = 64)]
+    pub login: String,
+    #[schema(min_length = 1, max_length = 100)]
+    pub display_name: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub role: Option<RoleIn>,
+    #[serde(default)]
+    pub lang: Option<LangIn>,
+}
+
+/// A one-time link to hand over.
+#[derive(Serialize, ToSchema)]
+pub struct LinkOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub user_id: crate::domain::UserId,
+    #[schema(max_length = 300)]
+    pub url: String,
+    pub expires_at: i64,
+}
+
+/// A change to an account (administrators).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeIn {
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Deployment admin only.
+    #[serde(default)]
+    pub role: Option<RoleIn>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    /// Only this organisation (its id).
+    #[param(max_length = 36)]
+    pub org: Option<String>,
+}
+
+/// One audit-log row.
+#[derive(Serialize, ToSchema)]
+pub struct AuditOut {
+    pub at: i64,
+    #[schema(max_length = 64)]
+    pub login: Option<String>,
+    #[schema(max_length = 60)]
+    pub action: String,
+    #[schema(max_length = 200)]
+    pub object: String,
+    #[schema(max_length = 100)]
+    pub address: String,
+    #[schema(max_length = 100)]
+    pub result: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Actions starting with this, e.g. `message.`.
+    #[param(max_length = 60)]
+    pub action: Option<String>,
+    /// Only this login id.
+    #[param(max_length = 64)]
+    pub login: Option<String>,
+    /// Rows before this time (ms), for paging.
+    #[param(minimum = 0)]
+    pub before: Option<i64>,
+}
+
+fn org_out(o: crate::store::Org) -> OrgOut {
+    OrgOut {
+        id: o.id,
+        slug: o.slug,
+        name: o.name,
+        kind: o.kind.as_str().to_string(),
+        code: o.lg_code,
+        members: o.member_count,
+    }
+}
+
+fn user_id(raw: &str) -> AppResult<crate::domain::UserId> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+fn role_str(r: RoleIn) -> &'static str {
+    match r {
+        RoleIn::Member => "member",
+        RoleIn::OrgAdmin => "org_admin",
+        RoleIn::DeploymentAdmin => "deployment_admin",
+    }
+}
+
+/// Organisations the caller administers (all, for the deployment admin).
+#[utoipa::path(get, path = "/api/v1/orgs", responses((status = 200, body = Vec<OrgOut>), (status = 400), (status = 401), (status = 403)))]
+pub async fn orgs(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<OrgOut>>> {
+    Ok(Json(
+        app.admin_orgs(&c.s.actor)
+            .await?
+            .into_iter()
+            .map(org_out)
+            .collect(),
+    ))
+}
+
+/// Creates an organisation with its 受信窓口 room (deployment admin).
+#[utoipa::path(post, path = "/api/v1/orgs", request_body = NewOrgIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OrgOut), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413), (status = 422)))]
+pub async fn create_org(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewOrgIn>,
+) -> AppResult<Json<OrgOut>> {
+    c.write(&headers)?;
+    let kind = match body.kind {
+        KindIn::Prefecture => "prefecture",
+        KindIn::Municipality => "municipality",
+        KindIn::Fire => "fire",
+        KindIn::Other => "other",
+    };
+    let org = app
+        .create_org(
+            &c.s.actor,
+            &body.name,
+            &body.slug,
+            kind,
+            body.code.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(Json(org_out(org)))
+}
+
+/// Accounts the caller administers.
+#[utoipa::path(get, path = "/api/v1/users", params(UsersQuery), responses((status = 200, body = Vec<UserOut>), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn users(
+    State(app): State<App>,
+    c: Caller,
+    Query(q): Query<UsersQuery>,
+) -> AppResult<Json<Vec<UserOut>>> {
+    let org = match q.org.as_deref().filter(|o| !o.is_empty()) {
+        Some(o) => Some(o.parse().map_err(|_| AppError::NotFound)?),
+        None => None,
+    };
+    Ok(Json(
+        app.users_of(&c.s.actor, org)
+            .await?
+            .into_iter()
+            .map(|u| UserOut {
+                id: u.id,
+                login: u.login,
+                display_name: u.display_name,
+                organisation: u.org_name,
+                role: u.role.as_str().to_string(),
+                active: u.active,
+                activated: u.activated,
+            })
+            .collect(),
+    ))
+}
+
+/// Creates an account and returns its activation link.
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewUserIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = LinkOut), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413), (status = 422)))]
+pub async fn create_user(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewUserIn>,
+) -> AppResult<Json<LinkOut>> {
+    c.write(&headers)?;
+    let input = crate::app::NewUserInput {
+        org: body.org,
+        login: body.login,
+        display_name: body.display_name,
+        email: body.email.unwrap_or_default(),
+        role: body.role.map(role_str).unwrap_or("member").to_string(),
+        lang: match body.lang {
+            Some(LangIn::Ja) => "ja".into(),
+            Some(LangIn::En) => "en".into(),
+            None => String::new(),
+        },
+    };
+    let link = app.create_user(&c.s.actor, input).await?;
+    Ok(Json(LinkOut {
+        user_id: link.user.id,
+        url: link.url,
+        expires_at: link.expires_at,
+    }))
+}
+
+/// Issues a new password-reset link.
+#[utoipa::path(post, path = "/api/v1/users/{user}/reset",
+    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = LinkOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn reset_user(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> AppResult<Json<LinkOut>> {
+    c.write(&headers)?;
+    let link = app.reset_password(&c.s.actor, user_id(&user)?).await?;
+    Ok(Json(LinkOut {
+        user_id: link.user.id,
+        url: link.url,
+        expires_at: link.expires_at,
+    }))
+}
+
+/// Deactivates or reactivates an account, or changes its role.
+#[utoipa::path(patch, path = "/api/v1/users/{user}", request_body = UserChangeIn,
+    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn change_user(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    ApiJson(body): ApiJson<UserChangeIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    let user = user_id(&user)?;
+    if let Some(r) = body.role {
+        app.set_user_role(&c.s.actor, user, role_str(r)).await?;
+    }
+    if let Some(a) = body.active {
+        app.set_user_active(&c.s.actor, user, a).await?;
+    }
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Ends every session of an account.
+#[utoipa::path(post, path = "/api/v1/users/{user}/end-sessions",
+    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn end_user_sessions(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.end_user_sessions(&c.s.actor, user_id(&user)?).await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// The audit log (administrators; an org admin sees their organisation's).
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), responses((status = 200, body = Vec<AuditOut>), (status = 400), (status = 401), (status = 403), (status = 422)))]
+pub async fn audit(
+    State(app): State<App>,
+    c: Caller,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Vec<AuditOut>>> {
+    if q.before.is_some_and(|b| b < 0) {
+        return Err(crate::domain::Invalid::new("before", "err-bad-form").into());
+    }
+    let filter = crate::store::AuditFilter {
+        org_id: None,
+        action: q.action,
+        user_login: q.login,
+        before: q.before,
+        limit: 100,
+    };
+    Ok(Json(
+        app.audit_log(&c.s.actor, filter)
+            .await?
+            .into_iter()
+            .map(|r| AuditOut {
+                at: r.at,
+                login: r.user_login,
+                action: r.action,
+                object: r.object,
+                address: r.address,
+                result: r.result,
+            })
+            .collect(),
+    ))
+}
+
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
@@ -716,6 +1082,12 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
         ),
         ("/api/v1/rooms/{room}/orgs", post(add_org)),
         ("/api/v1/direct", post(direct)),
+        ("/api/v1/orgs", get(orgs).post(create_org)),
+        ("/api/v1/users", get(users).post(create_user)),
+        ("/api/v1/users/{user}", patch(change_user)),
+        ("/api/v1/users/{user}/reset", post(reset_user)),
+        ("/api/v1/users/{user}/end-sessions", post(end_user_sessions)),
+        ("/api/v1/audit", get(audit)),
         (
             "/api/v1/rooms/{room}/messages",
             get(messages).post(post_message),
@@ -781,8 +1153,10 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(me, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
-    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn)),
+    paths(me, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
+    components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
+        KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

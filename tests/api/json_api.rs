@@ -551,3 +551,162 @@ async fn rooms_are_managed_and_direct_messages_opened_over_the_api() {
     .await;
     assert_eq!(dm.json()["id"], dm2.json()["id"]);
 }
+
+#[tokio::test]
+async fn administration_over_the_api() {
+    let w = World::new().await;
+    let admin = token_for(&w.t, "admin").await;
+    let org_admin = token_for(&w.t, "tsu.admin").await;
+    let member = token_for(&w.t, "tsu.info").await;
+    let mut c = w.t.client();
+    // Organisations: the deployment admin creates; unknown enum values are a clear 400.
+    let bad = call(
+        &mut c,
+        "POST",
+        "/api/v1/orgs",
+        &admin,
+        Some("api-org-bad-01"),
+        Some(r#"{"name":"X","slug":"x-org","kind":"castle"}"#),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/orgs",
+        &admin,
+        Some("api-org-new-01"),
+        Some(r#"{"name":"鳥羽市消防本部","slug":"toba-fire","kind":"fire"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            "/api/v1/orgs",
+            &org_admin,
+            Some("api-org-new-02"),
+            Some(r#"{"name":"Y","slug":"y-org","kind":"other"}"#)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&mut c, "GET", "/api/v1/orgs", &member, None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // Users: an org admin creates members of their own organisation only.
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/users",
+        &org_admin,
+        Some("api-user-new-01"),
+        Some(r#"{"org":"tsu","login":"tsu.api","display_name":"津市 API","lang":"ja"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.json()["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/activate/"))
+    );
+    let uid = r.json()["user_id"].as_str().expect("id").to_string();
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            "/api/v1/users",
+            &org_admin,
+            Some("api-user-new-02"),
+            Some(r#"{"org":"toba","login":"toba.api","display_name":"x"}"#)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let list = call(&mut c, "GET", "/api/v1/users", &org_admin, None, None).await;
+    assert!(
+        list.json()
+            .as_array()
+            .is_some_and(|a| a.iter().all(|u| u["organisation"] == "津市"))
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            &format!("/api/v1/users/{uid}/reset"),
+            &org_admin,
+            Some("api-reset-01"),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &format!("/api/v1/users/{uid}"),
+            &org_admin,
+            Some("api-deact-01"),
+            Some(r#"{"active":false}"#)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &format!("/api/v1/users/{uid}"),
+            &org_admin,
+            Some("api-role-01"),
+            Some(r#"{"role":"org_admin"}"#)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            &format!("/api/v1/users/{}/end-sessions", w.tsu_member.id),
+            &org_admin,
+            Some("api-end-01"),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // The audit log shows it all, to administrators.
+    let audit = call(
+        &mut c,
+        "GET",
+        "/api/v1/audit?action=user.",
+        &admin,
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        audit
+            .json()
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["action"] == "user.deactivate"))
+    );
+    assert_eq!(
+        call(&mut c, "GET", "/api/v1/audit", &member, None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
