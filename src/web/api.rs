@@ -1067,20 +1067,181 @@ pub async fn audit(
     ))
 }
 
+/// A change to the caller's own settings.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeChangeIn {
+    #[serde(default)]
+    pub lang: Option<LangIn>,
+    /// An empty string removes the address.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub email: Option<String>,
+}
+
+/// One of the caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfoOut {
+    #[schema(max_length = 64)]
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    #[schema(max_length = 200)]
+    pub user_agent: String,
+    #[schema(max_length = 100)]
+    pub address: String,
+}
+
+/// A member's new role in a room (the owner).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRoleIn {
+    pub role: RoomRoleIn,
+}
+
+/// A role in a room.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomRoleIn {
+    Member,
+    Manager,
+    Owner,
+}
+
+/// Changes the caller's language or e-mail address.
+#[utoipa::path(patch, path = "/api/v1/me", request_body = MeChangeIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
+pub async fn change_me(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MeChangeIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    if let Some(l) = body.lang {
+        app.set_language(
+            &c.s.actor,
+            match l {
+                LangIn::Ja => "ja",
+                LangIn::En => "en",
+            },
+        )
+        .await?;
+    }
+    if let Some(e) = body.email {
+        app.set_email(&c.s.actor, &e).await?;
+    }
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// The caller's active sessions (browsers and tablets).
+#[utoipa::path(get, path = "/api/v1/me/sessions", responses((status = 200, body = Vec<SessionInfoOut>), (status = 400), (status = 401)))]
+pub async fn my_sessions(
+    State(app): State<App>,
+    c: Caller,
+) -> AppResult<Json<Vec<SessionInfoOut>>> {
+    Ok(Json(
+        app.my_sessions(&c.s.actor)
+            .await?
+            .into_iter()
+            .map(|s| SessionInfoOut {
+                id: s.id_hash,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+                address: s.address,
+            })
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}",
+    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 404)))]
+pub async fn end_my_session(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.end_my_session(&c.s.actor, &id).await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Sets a member's role in a room (the owner).
+#[utoipa::path(patch, path = "/api/v1/rooms/{room}/members/{user}", request_body = MemberRoleIn,
+    params(("room" = String, Path), ("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413)))]
+pub async fn set_member_role(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((room, user)): Path<(String, String)>,
+    ApiJson(body): ApiJson<MemberRoleIn>,
+) -> AppResult<Json<OkOut>> {
+    use crate::domain::RoomRole;
+    c.write(&headers)?;
+    let role = match body.role {
+        RoomRoleIn::Member => RoomRole::Member,
+        RoomRoleIn::Manager => RoomRole::Manager,
+        RoomRoleIn::Owner => RoomRole::Owner,
+    };
+    app.change_room(
+        &c.s.actor,
+        room_id(&room)?,
+        crate::store::RoomChange::SetRole(user_id(&user)?, role),
+    )
+    .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
+/// Removes an organisation from a room (managers): those who came with it leave.
+#[utoipa::path(delete, path = "/api/v1/rooms/{room}/orgs/{org}",
+    params(("room" = String, Path), ("org" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn remove_org(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((room, org)): Path<(String, String)>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    let org = org.parse().map_err(|_| AppError::NotFound)?;
+    app.change_room(
+        &c.s.actor,
+        room_id(&room)?,
+        crate::store::RoomChange::RemoveOrg(org),
+    )
+    .await?;
+    Ok(Json(OkOut { ok: true }))
+}
+
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
     use axum::routing::{get, patch, post};
     vec![
-        ("/api/v1/me", get(me)),
+        ("/api/v1/me", get(me).patch(change_me)),
+        ("/api/v1/me/sessions", get(my_sessions)),
+        (
+            "/api/v1/me/sessions/{id}",
+            axum::routing::delete(end_my_session),
+        ),
         ("/api/v1/rooms", get(rooms).post(create_room)),
         ("/api/v1/rooms/{room}", get(room).patch(change_room)),
         ("/api/v1/rooms/{room}/members", post(add_members)),
         (
             "/api/v1/rooms/{room}/members/{user}",
-            axum::routing::delete(remove_member),
+            patch(set_member_role).delete(remove_member),
         ),
         ("/api/v1/rooms/{room}/orgs", post(add_org)),
+        (
+            "/api/v1/rooms/{room}/orgs/{org}",
+            axum::routing::delete(remove_org),
+        ),
         ("/api/v1/direct", post(direct)),
         ("/api/v1/orgs", get(orgs).post(create_org)),
         ("/api/v1/users", get(users).post(create_user)),
@@ -1153,10 +1314,10 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(me, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+    paths(me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
-        KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),
+        MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -710,3 +710,117 @@ async fn administration_over_the_api() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn own_settings_and_room_roles_over_the_api() {
+    let w = World::new().await;
+    let token = token_for(&w.t, "tsu.info").await;
+    let mut c = w.t.client();
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            "/api/v1/me",
+            &token,
+            Some("api-me-0001"),
+            Some(r#"{"lang":"en","email":"tsu@example.jp"}"#)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            "/api/v1/me",
+            &token,
+            Some("api-me-0002"),
+            Some(r#"{"lang":"fr"}"#)
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let me =
+        w.t.app
+            .store
+            .users_by_logins(&["tsu.info".into()])
+            .await
+            .expect("user");
+    assert_eq!(me[0].lang, Some(sonae::domain::Lang::En));
+    let sessions = call(&mut c, "GET", "/api/v1/me/sessions", &token, None, None).await;
+    let id = sessions.json()[0]["id"]
+        .as_str()
+        .expect("a session (token_for logged in)")
+        .to_string();
+    assert_eq!(
+        call(
+            &mut c,
+            "DELETE",
+            &format!("/api/v1/me/sessions/{id}"),
+            &token,
+            Some("api-sess-0001"),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // Room roles and organisations.
+    let room = call(
+        &mut c,
+        "POST",
+        "/api/v1/rooms",
+        &token,
+        Some("api-room-0004"),
+        Some(r#"{"name":"役割"}"#),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/rooms/{room}/orgs"),
+        &token,
+        Some("api-org-0002"),
+        Some(r#"{"org":"toba"}"#),
+    )
+    .await;
+    let r = call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/rooms/{room}/members/{}", w.toba_member.id),
+        &token,
+        Some("api-role-0001"),
+        Some(r#"{"role":"manager"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        call(
+            &mut c,
+            "PATCH",
+            &format!("/api/v1/rooms/{room}/members/{}", w.toba_member.id),
+            &token,
+            Some("api-role-0002"),
+            Some(r#"{"role":"king"}"#)
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = call(
+        &mut c,
+        "DELETE",
+        &format!("/api/v1/rooms/{room}/orgs/{}", w.toba.id),
+        &token,
+        Some("api-org-0003"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
