@@ -1219,6 +1219,105 @@ pub async fn remove_org(
     Ok(Json(OkOut { ok: true }))
 }
 
+/// A users CSV to check, or to import.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportIn {
+    /// The CSV text (columns as on the import page).
+    #[schema(max_length = 4000000)]
+    pub csv: String,
+    /// False: only check and report (nothing is saved). True: import all rows or none.
+    #[serde(default)]
+    pub apply: bool,
+}
+
+/// One checked row.
+#[derive(Serialize, ToSchema)]
+pub struct ImportRowOut {
+    pub line: i64,
+    #[schema(max_length = 64)]
+    pub login: String,
+    /// `add` or `update`.
+    #[schema(max_length = 10)]
+    pub action: String,
+    /// What is wrong with the row, in the caller's language.
+    pub problems: Vec<ProblemOut>,
+}
+
+/// A problem with a row.
+#[derive(Serialize, ToSchema)]
+pub struct ProblemOut {
+    #[schema(max_length = 60)]
+    pub code: String,
+    #[schema(max_length = 300)]
+    pub message: String,
+}
+
+/// The result of a check or an import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportOut {
+    pub rows: Vec<ImportRowOut>,
+    /// Whether it was saved.
+    pub applied: bool,
+    /// Activation links of the accounts created (when applied).
+    pub created: Vec<LinkOut>,
+}
+
+/// Checks a users CSV row by row, and with `apply` imports it (all rows or none).
+#[utoipa::path(post, path = "/api/v1/users/import", request_body = ImportIn,
+    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    responses((status = 200, body = ImportOut), (status = 400), (status = 401), (status = 403), (status = 413), (status = 422)))]
+pub async fn import_users(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ImportIn>,
+) -> AppResult<Json<ImportOut>> {
+    c.write(&headers)?;
+    let t = c.s.tr;
+    let preview = app.preview_users(&c.s.actor, body.csv.clone()).await?;
+    if let Some(p) = preview.file_problem {
+        return Err(crate::domain::Invalid::new("csv", p).into());
+    }
+    let rows = preview
+        .rows
+        .iter()
+        .map(|r| ImportRowOut {
+            line: r.line as i64,
+            login: r.login.clone(),
+            action: r.action.to_string(),
+            problems: r
+                .problems
+                .iter()
+                .map(|k| ProblemOut {
+                    code: k.to_string(),
+                    message: t.t(k),
+                })
+                .collect(),
+        })
+        .collect();
+    if !body.apply {
+        return Ok(Json(ImportOut {
+            rows,
+            applied: false,
+            created: Vec::new(),
+        }));
+    }
+    let links = app.apply_users(&c.s.actor, body.csv).await?;
+    Ok(Json(ImportOut {
+        rows,
+        applied: true,
+        created: links
+            .into_iter()
+            .map(|l| LinkOut {
+                user_id: l.user.id,
+                url: l.url,
+                expires_at: l.expires_at,
+            })
+            .collect(),
+    }))
+}
+
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
@@ -1245,6 +1344,10 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
         ("/api/v1/direct", post(direct)),
         ("/api/v1/orgs", get(orgs).post(create_org)),
         ("/api/v1/users", get(users).post(create_user)),
+        (
+            "/api/v1/users/import",
+            post(import_users).layer(axum::extract::DefaultBodyLimit::max(super::MAX_IMPORT)),
+        ),
         ("/api/v1/users/{user}", patch(change_user)),
         ("/api/v1/users/{user}/reset", post(reset_user)),
         ("/api/v1/users/{user}/end-sessions", post(end_user_sessions)),
@@ -1314,10 +1417,10 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+    paths(import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
-        MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),
+        ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -824,3 +824,70 @@ async fn own_settings_and_room_roles_over_the_api() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn users_are_imported_over_the_api_after_a_check() {
+    let w = World::new().await;
+    let token = token_for(&w.t, "tsu.admin").await;
+    let mut c = w.t.client();
+    let bad = serde_json::json!({"csv": "login,display_name,org\nBad Login,x,tsu\n"}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/users/import",
+        &token,
+        Some("api-imp-0001"),
+        Some(&bad),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["applied"], false);
+    assert!(
+        r.json()["rows"][0]["problems"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ログインID"))
+    );
+    let bad_apply =
+        serde_json::json!({"csv": "login,display_name,org\nBad Login,x,tsu\n", "apply": true})
+            .to_string();
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            "/api/v1/users/import",
+            &token,
+            Some("api-imp-0002"),
+            Some(&bad_apply)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let good = serde_json::json!({"csv": "login,display_name,org\ntsu.imp1,津市 取込,tsu\n", "apply": true}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/users/import",
+        &token,
+        Some("api-imp-0003"),
+        Some(&good),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["applied"], true);
+    assert_eq!(r.json()["created"].as_array().map(|a| a.len()), Some(1));
+    let no_columns = serde_json::json!({"csv": "a,b\n1,2\n"}).to_string();
+    assert_eq!(
+        call(
+            &mut c,
+            "POST",
+            "/api/v1/users/import",
+            &token,
+            Some("api-imp-0004"),
+            Some(&no_columns)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
