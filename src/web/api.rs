@@ -225,6 +225,17 @@ pub struct MessagesOut {
     pub older: Option<i64>,
 }
 
+/// The idempotency key every write carries (documentation only; `Caller::write` reads it).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdemHeader {
+    /// Any new value for a new write; repeat it to retry the same write.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")]
+    key: String,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -272,7 +283,7 @@ pub async fn rooms(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<Room
 
 /// Creates a group room.
 #[utoipa::path(post, path = "/api/v1/rooms", request_body = NewRoomIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
 pub async fn create_room(
     State(app): State<App>,
@@ -314,7 +325,7 @@ pub async fn messages(
 
 /// Posts a message.
 #[utoipa::path(post, path = "/api/v1/rooms/{room}/messages", request_body = NewMessageIn,
-    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), IdemHeader),
     responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn post_message(
     State(app): State<App>,
@@ -473,7 +484,7 @@ pub async fn room(
 
 /// Adds people to a room (managers).
 #[utoipa::path(post, path = "/api/v1/rooms/{room}/members", request_body = AddMembersIn,
-    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn add_members(
     State(app): State<App>,
@@ -490,7 +501,7 @@ pub async fn add_members(
 
 /// Edits one's own message.
 #[utoipa::path(patch, path = "/api/v1/rooms/{room}/messages/{message}", request_body = EditMessageIn,
-    params(("room" = String, Path), ("message" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), ("message" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn edit_message(
     State(app): State<App>,
@@ -512,7 +523,7 @@ pub async fn edit_message(
 
 /// Deletes one's own message (its text stays in the audit log).
 #[utoipa::path(delete, path = "/api/v1/rooms/{room}/messages/{message}",
-    params(("room" = String, Path), ("message" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), ("message" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn delete_message(
     State(app): State<App>,
@@ -549,7 +560,7 @@ pub async fn inbox(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<Inbo
 
 /// Marks inbox items read.
 #[utoipa::path(post, path = "/api/v1/inbox/read", request_body = InboxReadIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 413)))]
 pub async fn inbox_read(
     State(app): State<App>,
@@ -619,7 +630,7 @@ pub struct OrgIn {
 
 /// Renames, describes, archives or unarchives a room (managers).
 #[utoipa::path(patch, path = "/api/v1/rooms/{room}", request_body = RoomChangeIn,
-    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn change_room(
     State(app): State<App>,
@@ -648,7 +659,7 @@ pub async fn change_room(
 
 /// Removes someone from a room (managers), or the caller themself (leaving).
 #[utoipa::path(delete, path = "/api/v1/rooms/{room}/members/{user}",
-    params(("room" = String, Path), ("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), ("user" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn remove_member(
     State(app): State<App>,
@@ -669,7 +680,7 @@ pub async fn remove_member(
 
 /// Adds a whole organisation to a room (managers); its future members join too.
 #[utoipa::path(post, path = "/api/v1/rooms/{room}/orgs", request_body = OrgIn,
-    params(("room" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn add_org(
     State(app): State<App>,
@@ -685,7 +696,7 @@ pub async fn add_org(
 
 /// The direct conversation with someone, opened if needed.
 #[utoipa::path(post, path = "/api/v1/direct", request_body = DirectIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = CreatedOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
 pub async fn direct(
     State(app): State<App>,
@@ -892,7 +903,7 @@ pub async fn orgs(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<OrgOu
 
 /// Creates an organisation with its 受信窓口 room (deployment admin).
 #[utoipa::path(post, path = "/api/v1/orgs", request_body = NewOrgIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = OrgOut), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413), (status = 422)))]
 pub async fn create_org(
     State(app): State<App>,
@@ -949,7 +960,7 @@ pub async fn users(
 
 /// Creates an account and returns its activation link.
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUserIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = LinkOut), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413), (status = 422)))]
 pub async fn create_user(
     State(app): State<App>,
@@ -980,7 +991,7 @@ pub async fn create_user(
 
 /// Issues a new password-reset link.
 #[utoipa::path(post, path = "/api/v1/users/{user}/reset",
-    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("user" = String, Path), IdemHeader),
     responses((status = 200, body = LinkOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn reset_user(
     State(app): State<App>,
@@ -999,7 +1010,7 @@ pub async fn reset_user(
 
 /// Deactivates or reactivates an account, or changes its role.
 #[utoipa::path(patch, path = "/api/v1/users/{user}", request_body = UserChangeIn,
-    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("user" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn change_user(
     State(app): State<App>,
@@ -1021,7 +1032,7 @@ pub async fn change_user(
 
 /// Ends every session of an account.
 #[utoipa::path(post, path = "/api/v1/users/{user}/end-sessions",
-    params(("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("user" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn end_user_sessions(
     State(app): State<App>,
@@ -1110,7 +1121,7 @@ pub enum RoomRoleIn {
 
 /// Changes the caller's language or e-mail address.
 #[utoipa::path(patch, path = "/api/v1/me", request_body = MeChangeIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 413), (status = 422)))]
 pub async fn change_me(
     State(app): State<App>,
@@ -1158,7 +1169,7 @@ pub async fn my_sessions(
 
 /// Ends one of the caller's sessions.
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}",
-    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("id" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn end_my_session(
     State(app): State<App>,
@@ -1173,7 +1184,7 @@ pub async fn end_my_session(
 
 /// Sets a member's role in a room (the owner).
 #[utoipa::path(patch, path = "/api/v1/rooms/{room}/members/{user}", request_body = MemberRoleIn,
-    params(("room" = String, Path), ("user" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), ("user" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413)))]
 pub async fn set_member_role(
     State(app): State<App>,
@@ -1200,7 +1211,7 @@ pub async fn set_member_role(
 
 /// Removes an organisation from a room (managers): those who came with it leave.
 #[utoipa::path(delete, path = "/api/v1/rooms/{room}/orgs/{org}",
-    params(("room" = String, Path), ("org" = String, Path), ("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(("room" = String, Path), ("org" = String, Path), IdemHeader),
     responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn remove_org(
     State(app): State<App>,
@@ -1265,7 +1276,7 @@ pub struct ImportOut {
 
 /// Checks a users CSV row by row, and with `apply` imports it (all rows or none).
 #[utoipa::path(post, path = "/api/v1/users/import", request_body = ImportIn,
-    params(("Idempotency-Key" = String, Header, description = "Any new value for a new write; repeat it to retry the same write", min_length = 8, max_length = 100, pattern = "^[A-Za-z0-9:_-]{8,100}$")),
+    params(IdemHeader),
     responses((status = 200, body = ImportOut), (status = 400), (status = 401), (status = 403), (status = 413), (status = 422)))]
 pub async fn import_users(
     State(app): State<App>,
