@@ -9,7 +9,9 @@ py=python3
 if ! "$py" -c 'import schemathesis' 2>/dev/null && ! "$py" -m pip install -q schemathesis 2>/dev/null; then
   if [ ! -x target/st-venv/bin/python ]; then
     "$py" -m venv target/st-venv 2>/dev/null || {
-      apt-get install -y -q python3-venv >/dev/null 2>&1 || sudo apt-get install -y -q python3-venv >/dev/null 2>&1 || true
+      if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+      $SUDO apt-get update -q >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-venv >/dev/null 2>&1 || true
       "$py" -m venv target/st-venv
     }
   fi
@@ -25,7 +27,16 @@ token=$(./target/debug/sonae --data-dir "$data" token --login admin --name schem
 ./target/debug/sonae --data-dir "$data" --bind "127.0.0.1:$port" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+# Wait for the server (python, not curl: one tool less to need on a fresh machine).
+"$py" - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        break
+    except Exception:
+        time.sleep(0.2)
+PY
 # /api/v1/events is a stream that never ends; tests/api/json_api.rs covers it.
 "$schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
   -H "Authorization: Bearer $token" --seed 1 --max-examples 50 --request-timeout 10 \
