@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod import;
 pub mod live;
 pub mod mail;
 pub mod server;

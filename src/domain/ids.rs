@@ -51,4 +51,8 @@ id_type!(
     MessageId,
     /// An inbox notification.
     InboxId,
+    /// A shelter in an organisation's registry (or an ad hoc one of an incident).
+    ShelterId,
+    /// One as-of shelter report.
+    ReportId,
 );

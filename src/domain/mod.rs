@@ -1,9 +1,11 @@
 //! Domain types that cannot hold invalid values. No axum, no sqlx here.
 
 mod ids;
+mod incident;
 mod text;
 
 pub use ids::*;
+pub use incident::*;
 pub use text::*;
 
 use serde::{Deserialize, Serialize};
