@@ -87,6 +87,14 @@ pub struct ServeArgs {
         default_value_t = 9
     )]
     pub tz_offset_hours: i8,
+    /// An open shelter without a report for this many minutes is marked as stale on the board.
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_STALE_REPORT_MINUTES",
+        default_value_t = 180
+    )]
+    pub stale_report_minutes: i64,
 }
 
 /// The settings the running application reads.
@@ -102,6 +110,8 @@ pub struct Config {
     pub tz: time::UtcOffset,
     /// Keep-alive interval of live streams.
     pub keepalive: std::time::Duration,
+    /// An open shelter unreported for longer than this is stale.
+    pub stale_after: time::Duration,
 }
 
 impl Config {
@@ -121,6 +131,7 @@ impl Config {
             tz: time::UtcOffset::from_hms(args.tz_offset_hours, 0, 0)
                 .unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
+            stale_after: time::Duration::minutes(args.stale_report_minutes.max(1)),
         }
     }
 }
@@ -136,6 +147,7 @@ impl Default for Config {
             session_max: time::Duration::days(7),
             tz: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
+            stale_after: time::Duration::hours(3),
         }
     }
 }

@@ -418,6 +418,302 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
             post(pref_info.id, inbox, "鳥羽市 受信窓口 御中：離島の孤立可能性について、明朝9時までに状況をお知らせください。", None, at).await?;
         }
     }
-    let _ = (admin, app);
+    incident(app, &pref_info, &muni_info, at).await?;
+    let _ = admin;
+    Ok(())
+}
+
+/// A demo report: shelter, reporter, hours after opening, status, evacuees, households.
+type Planned<'a> = (
+    &'a str,
+    &'a crate::store::User,
+    i64,
+    ShelterStatus,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// GSI shelter data for 鳥羽市 (国土地理院 指定緊急避難場所データ / 指定避難所データ).
+const TOBA_EMERGENCY: &str = include_str!("demo_data/gsi_emergency_242110.json");
+const TOBA_SHELTERS: &str = include_str!("demo_data/gsi_evacuation_242110.json");
+
+/// An active incident in Mie: 鳥羽市's registry from the GSI files, a few shelters of 伊勢市
+/// and 志摩市, two days of reports (some now stale) from several towns.
+async fn incident(
+    app: &App,
+    pref_info: &crate::store::User,
+    muni_info: &[(String, crate::store::User)],
+    mut at: i64,
+) -> anyhow::Result<()> {
+    use crate::import::{ShelterRow, parse_shelters, read_table};
+    use crate::store::{NewIncident, NewReport};
+    let store = &app.store;
+    let now = millis(crate::clock::Clock::now(&SystemClock)).max(at);
+    let info = |name: &str| {
+        muni_info
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, u)| u.clone())
+    };
+    let (Some(toba), Some(ise), Some(shima)) = (info("鳥羽市"), info("伊勢市"), info("志摩市"))
+    else {
+        return Ok(());
+    };
+    for file in [TOBA_EMERGENCY, TOBA_SHELTERS] {
+        let table = read_table(file).map_err(|p| anyhow::anyhow!("demo data: {}", p.key))?;
+        let rows: Vec<ShelterRow> = parse_shelters(&table)
+            .map_err(|p| anyhow::anyhow!("demo data: {}", p.key))?
+            .rows
+            .into_iter()
+            .flatten()
+            .collect();
+        store
+            .import_shelters(toba.org_id, rows, now, sys("shelter.import", now))
+            .await?;
+    }
+    let hand = |name: &str, address: &str, capacity: i64| ShelterRow {
+        line: 0,
+        local_id: None,
+        common_id: None,
+        name: name.into(),
+        kana: String::new(),
+        address: address.into(),
+        position: None,
+        designation: Designation::Both,
+        hazards: Hazards::default(),
+        capacity: Some(capacity),
+        capacity_text: format!("{capacity}人"),
+        phone: String::new(),
+        note: String::new(),
+    };
+    for (org, name, address, cap) in [
+        (
+            ise.org_id,
+            "伊勢市立厚生小学校",
+            "三重県伊勢市岡本1丁目",
+            400,
+        ),
+        (
+            ise.org_id,
+            "伊勢市観光文化会館",
+            "三重県伊勢市岩渕1丁目",
+            600,
+        ),
+        (
+            shima.org_id,
+            "志摩市立磯部小学校",
+            "三重県志摩市磯部町",
+            350,
+        ),
+        (shima.org_id, "浜島公民館", "三重県志摩市浜島町", 120),
+    ] {
+        store
+            .save_shelter(
+                org,
+                None,
+                hand(name, address, cap),
+                None,
+                now,
+                sys("shelter.save", now),
+            )
+            .await?;
+    }
+    let opened_at = now - 2 * 24 * 3600 * 1000;
+    let fire = store.org_by_ref("toba-fire").await.ok().map(|o| o.id);
+    let mut orgs = vec![pref_info.org_id, toba.org_id, ise.org_id, shima.org_id];
+    orgs.extend(fire);
+    let room = store
+        .open_incident(
+            NewIncident {
+                name: v(RoomName::parse("台風第24号 接近に伴う災害対応"))?,
+                kind: IncidentKind::StormFlood,
+                level: v(IncidentLevel::new(4))?,
+                opened_at,
+                opener: pref_info.id,
+                orgs,
+            },
+            Idem {
+                user_id: pref_info.id,
+                key: v(IdemKey::parse(&format!(
+                    "demo-incident-{}",
+                    uuid::Uuid::new_v4().simple()
+                )))?,
+            },
+            opened_at,
+            sys("incident.open", opened_at),
+        )
+        .await?
+        .value;
+    let board = store.board(room).await?;
+    let pick = |name: &str| {
+        board
+            .iter()
+            .find(|r| r.shelter.name == name)
+            .map(|r| r.shelter.id)
+    };
+    // (shelter, reporter, hours after opening, status, evacuees, households)
+    let plan: [Planned; 16] = [
+        (
+            "鳥羽東中学校",
+            &toba,
+            2,
+            ShelterStatus::Open,
+            Some(12),
+            Some(5),
+        ),
+        (
+            "鳥羽東中学校",
+            &toba,
+            8,
+            ShelterStatus::Open,
+            Some(48),
+            Some(19),
+        ),
+        (
+            "鳥羽東中学校",
+            &toba,
+            30,
+            ShelterStatus::Open,
+            Some(85),
+            Some(33),
+        ),
+        (
+            "安楽島小学校",
+            &toba,
+            3,
+            ShelterStatus::Open,
+            Some(20),
+            Some(9),
+        ),
+        (
+            "安楽島小学校",
+            &toba,
+            20,
+            ShelterStatus::Full,
+            Some(160),
+            Some(61),
+        ),
+        (
+            "鳥羽高校体育館",
+            &toba,
+            4,
+            ShelterStatus::Open,
+            Some(30),
+            Some(14),
+        ),
+        (
+            "鳥羽高校体育館",
+            &toba,
+            44,
+            ShelterStatus::Open,
+            Some(41),
+            Some(17),
+        ),
+        (
+            "本浦公民館",
+            &toba,
+            5,
+            ShelterStatus::Open,
+            Some(8),
+            Some(4),
+        ),
+        (
+            "本浦公民館",
+            &toba,
+            26,
+            ShelterStatus::Closed,
+            Some(0),
+            Some(0),
+        ),
+        (
+            "安楽島公民館２階",
+            &toba,
+            6,
+            ShelterStatus::NotOpen,
+            None,
+            None,
+        ),
+        (
+            "伊勢市立厚生小学校",
+            &ise,
+            3,
+            ShelterStatus::Open,
+            Some(56),
+            Some(22),
+        ),
+        (
+            "伊勢市立厚生小学校",
+            &ise,
+            45,
+            ShelterStatus::Open,
+            Some(71),
+            Some(30),
+        ),
+        (
+            "伊勢市観光文化会館",
+            &ise,
+            10,
+            ShelterStatus::Open,
+            Some(130),
+            Some(48),
+        ),
+        (
+            "志摩市立磯部小学校",
+            &shima,
+            4,
+            ShelterStatus::Open,
+            Some(25),
+            Some(11),
+        ),
+        (
+            "志摩市立磯部小学校",
+            &shima,
+            46,
+            ShelterStatus::Open,
+            Some(38),
+            Some(15),
+        ),
+        (
+            "浜島公民館",
+            &shima,
+            9,
+            ShelterStatus::Open,
+            Some(17),
+            Some(8),
+        ),
+    ];
+    for (name, who, hours, status, evacuees, households) in plan {
+        let Some(shelter) = pick(name) else { continue };
+        let observed = opened_at + hours * 3_600_000;
+        at = at.max(observed + 90_000);
+        store
+            .report_shelter(
+                NewReport {
+                    incident: room,
+                    shelter,
+                    status,
+                    headcount: v(Headcount::new(evacuees, households))?,
+                    needs: if name == "安楽島小学校" {
+                        "毛布30枚、簡易トイレ".into()
+                    } else {
+                        String::new()
+                    },
+                    note: String::new(),
+                    observed_at: observed,
+                    reporter: who.id,
+                },
+                Idem {
+                    user_id: who.id,
+                    key: v(IdemKey::parse(&format!(
+                        "demo-report-{}",
+                        uuid::Uuid::new_v4().simple()
+                    )))?,
+                },
+                observed + 60_000,
+                sys("shelter.report", observed),
+            )
+            .await?;
+    }
+    let _ = (app, at);
     Ok(())
 }

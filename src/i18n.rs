@@ -17,7 +17,7 @@ static_loader! {
 static JA: LanguageIdentifier = langid!("ja");
 static EN: LanguageIdentifier = langid!("en");
 
-/// A stored time, however many references a template wraps it in.
+/// A stored time (or any count), however many references a template wraps it in.
 pub trait Millis {
     fn millis(&self) -> i64;
 }
@@ -66,9 +66,9 @@ impl Tr {
     }
 
     /// The text for `key` with a number argument (plural rules apply).
-    pub fn tn(&self, key: &str, name: &'static str, n: impl std::borrow::Borrow<i64>) -> String {
+    pub fn tn(&self, key: &str, name: &'static str, n: impl Millis) -> String {
         let mut args: HashMap<Cow<'static, str>, FluentValue> = HashMap::new();
-        args.insert(Cow::Borrowed(name), FluentValue::from(*n.borrow()));
+        args.insert(Cow::Borrowed(name), FluentValue::from(n.millis()));
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
@@ -106,8 +106,8 @@ impl Tr {
     }
 
     /// An ISO 8601 time for `<time datetime>`.
-    pub fn iso(&self, ms: impl std::borrow::Borrow<i64>) -> String {
-        crate::store::from_millis(*ms.borrow())
+    pub fn iso(&self, ms: impl Millis) -> String {
+        crate::store::from_millis(ms.millis())
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     }

@@ -49,6 +49,7 @@ impl Mailer {
             "mention" => t.t("ui-inbox-mention"),
             "dm" => t.t("ui-inbox-dm"),
             "invite" => t.t("ui-inbox-invite"),
+            "incident" => t.t("ui-inbox-incident"),
             _ => t.t("ui-inbox-other"),
         };
         let place = item.room_name.clone().unwrap_or_else(|| t.t("ui-dm"));

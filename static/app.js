@@ -8,8 +8,9 @@
   const T = body.dataset;
   let csrf = body.dataset.csrf;
   let lastPos = Number(body.dataset.pos || 0);
-  const roomEl = document.getElementById("room");
+  const roomEl = document.getElementById("room") || document.getElementById("report-form");
   const currentRoom = roomEl ? roomEl.dataset.room : null;
+  const boardEl = document.getElementById("board");
   const status = document.getElementById("live-status");
   const say = (text) => { if (status) status.textContent = text; };
 
@@ -67,9 +68,31 @@
     t.innerHTML = html.trim();
     return t.content.firstElementChild;
   };
+  // The shelter board reloads its table (same filters) when a report arrives.
+  let boardTimer = null;
+  const refreshBoard = () => {
+    clearTimeout(boardTimer);
+    boardTimer = setTimeout(async () => {
+      const url = new URL(location.href);
+      url.searchParams.set("partial", "1");
+      try {
+        const res = await fetch(url, { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (res.ok && boardEl) boardEl.innerHTML = await res.text();
+      } catch (_) { /* offline: the next report or a reload catches up */ }
+    }, 250);
+  };
   const apply = (e) => {
     if (e.pos <= lastPos) return;
     lastPos = e.pos;
+    if (boardEl && e.room_id === boardEl.dataset.incident && (e.kind === "shelter_report" || e.kind === "room_updated")) refreshBoard();
+    if (e.kind === "shelter_report") {
+      const list = document.getElementById("messages");
+      if (currentRoom && e.room_id === currentRoom && list && e.html && !document.getElementById(`r-${e.report && e.report.id}`)) {
+        document.getElementById("no-messages")?.remove();
+        list.appendChild(fromHtml(e.html));
+      }
+      return;
+    }
     const list = document.getElementById("messages");
     const inRoom = currentRoom && e.room_id === currentRoom && list;
     if (inRoom && e.html && (e.kind === "message_new" || e.kind === "message_edited" || e.kind === "message_deleted")) {
@@ -176,7 +199,7 @@
       li.dataset.key = i.key;
       const text = document.createElement("p");
       text.className = "body";
-      text.textContent = i.body;
+      text.textContent = i.label || i.body;
       const st = document.createElement("p");
       st.className = "state";
       st.textContent = i.state === "failed" ? `${T.tFailed}: ${i.error || ""}` : i.state === "auth" ? T.tRelogin : T.tSending;
@@ -202,10 +225,13 @@
   let backoff = 2000;
   let retryTimer = null;
   const sendOne = async (i) => {
-    const data = new URLSearchParams({ csrf, idem: i.key, body: i.body, reply_to: i.reply_to || "" });
+    // Items carry their form (reports…); older items are messages.
+    const data = i.url
+      ? new URLSearchParams({ ...i.fields, csrf, idem: i.key })
+      : new URLSearchParams({ csrf, idem: i.key, body: i.body, reply_to: i.reply_to || "" });
     let res;
     try {
-      res = await fetch(`/rooms/${i.room}/messages`, {
+      res = await fetch(i.url || `/rooms/${i.room}/messages`, {
         method: "POST",
         body: data,
         headers: { Accept: "application/json", "Idempotency-Key": i.key },
@@ -215,7 +241,11 @@
     } catch (_) {
       return "retry"; // offline or the server is down
     }
-    if (res.ok) { await del(i.key); return "sent"; }
+    if (res.ok) {
+      await del(i.key);
+      if (i.url) say(T.tReportSent || "");
+      return "sent";
+    }
     if (res.status === 401 || res.type === "opaqueredirect" || res.status === 0) {
       i.state = "auth"; await put(i); return "auth";
     }
@@ -303,6 +333,30 @@
         replying.textContent = `↩ ${msg.querySelector(".author")?.textContent || ""}: ${(msg.querySelector(".body")?.textContent || "").slice(0, 80)}`;
       }
       box.focus();
+    });
+  }
+  // Shelter reports go through the same outbox: the time of observation is taken when 送信 is
+  // pressed, kept with the queued report, and sent once (its idempotency key) when online.
+  const reportForm = document.getElementById("report-form");
+  if (reportForm) {
+    reportForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const observed = document.getElementById("observed-at");
+      if (observed) observed.value = String(Date.now());
+      const fields = Object.fromEntries(new FormData(reportForm).entries());
+      delete fields.csrf;
+      delete fields.idem;
+      const status = reportForm.querySelector('input[name="status"]:checked');
+      const label = `${reportForm.dataset.label}: ${status ? status.parentElement.textContent.trim() : ""} ${fields.evacuees || ""}`;
+      const item = { key: randomKey(), room: currentRoom, url: reportForm.action, fields, label, created: Date.now(), state: "queued" };
+      try {
+        await put(item);
+      } catch (_) {
+        reportForm.submit();
+        return;
+      }
+      await render();
+      pump();
     });
   }
   window.addEventListener("online", () => { say(T.tOnline); pump(); refreshCounts(); });

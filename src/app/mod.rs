@@ -2,10 +2,12 @@
 //! live hub; handlers only parse, call and render.
 
 mod accounts;
+mod incidents;
 mod onboarding;
 mod rooms;
 
 pub use accounts::*;
+pub use incidents::*;
 pub use onboarding::*;
 pub use rooms::*;
 

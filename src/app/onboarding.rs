@@ -52,7 +52,7 @@ pub struct Preview<R> {
 }
 
 impl<R> Preview<R> {
-    fn new(text: String) -> Self {
+    pub(crate) fn new(text: String) -> Self {
         Self {
             rows: Vec::new(),
             file_problem: None,

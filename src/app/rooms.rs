@@ -24,6 +24,10 @@ pub struct RoomPage {
     /// Position to page back from, when older messages exist.
     pub older: Option<i64>,
     pub peer_name: Option<String>,
+    /// The incident, for an incident room.
+    pub incident: Option<crate::store::Incident>,
+    /// Shelter reports among the messages shown (incident rooms).
+    pub reports: Vec<crate::store::ShelterReport>,
 }
 
 /// How a reconnecting stream resumes.
@@ -157,6 +161,20 @@ impl App {
                     .map(|m| m.display_name.clone())
             })
             .flatten();
+        let (incident, reports) = if room.kind == RoomKind::Incident {
+            let from = if older.is_some() {
+                messages.first().map(|m| m.pos).unwrap_or(0)
+            } else {
+                0
+            };
+            let to = before.unwrap_or(i64::MAX);
+            (
+                Some(self.store.incident(room.id).await?),
+                self.store.reports_in_range(room.id, from, to, PAGE).await?,
+            )
+        } else {
+            (None, Vec::new())
+        };
         if let Some(last) = messages.last() {
             if before.is_none() {
                 self.store
@@ -172,6 +190,8 @@ impl App {
             messages,
             older,
             peer_name,
+            incident,
+            reports,
         })
     }
 

@@ -56,7 +56,44 @@ word_enum!(
     }
 );
 
+impl IncidentKind {
+    /// Translation key of its name.
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            IncidentKind::Earthquake => "ui-incident-kind-earthquake",
+            IncidentKind::StormFlood => "ui-incident-kind-storm-flood",
+            IncidentKind::Landslide => "ui-incident-kind-landslide",
+            IncidentKind::Snow => "ui-incident-kind-snow",
+            IncidentKind::Tsunami => "ui-incident-kind-tsunami",
+            IncidentKind::Fire => "ui-incident-kind-fire",
+            IncidentKind::Other => "ui-incident-kind-other",
+        }
+    }
+}
+
+impl Designation {
+    /// Translation key of its name.
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            Designation::Emergency => "ui-designation-emergency",
+            Designation::Shelter => "ui-designation-shelter",
+            Designation::Both => "ui-designation-both",
+            Designation::AdHoc => "ui-designation-ad-hoc",
+        }
+    }
+}
+
 impl ShelterStatus {
+    /// Translation key of its name (未開設, 開設…).
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            ShelterStatus::NotOpen => "ui-status-not-open",
+            ShelterStatus::Open => "ui-status-open",
+            ShelterStatus::Full => "ui-status-full",
+            ShelterStatus::Closed => "ui-status-closed",
+        }
+    }
+
     /// Whether people are (or may be) staying there: open or full.
     pub fn is_open(self) -> bool {
         matches!(self, ShelterStatus::Open | ShelterStatus::Full)

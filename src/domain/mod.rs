@@ -133,6 +133,8 @@ pub enum RoomKind {
     Group,
     Direct,
     OrgInbox,
+    /// A room with an incident attached (shelter board, reports).
+    Incident,
 }
 
 impl RoomKind {
@@ -141,6 +143,7 @@ impl RoomKind {
             RoomKind::Group => "group",
             RoomKind::Direct => "direct",
             RoomKind::OrgInbox => "org_inbox",
+            RoomKind::Incident => "incident",
         }
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
@@ -148,6 +151,7 @@ impl RoomKind {
             "group" => Ok(RoomKind::Group),
             "direct" => Ok(RoomKind::Direct),
             "org_inbox" => Ok(RoomKind::OrgInbox),
+            "incident" => Ok(RoomKind::Incident),
             _ => Err(Invalid::new("kind", "err-room-kind")),
         }
     }

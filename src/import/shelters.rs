@@ -53,6 +53,67 @@ impl ShelterRow {
     }
 }
 
+/// What a shelter becomes when a file describes it again (`incoming`) after `existing`.
+///
+/// The designation is the union. A shelter-list row (指定避難所 only) arriving for a place the
+/// emergency-site list already has keeps that list's name, coordinates and hazards and only
+/// fills what is missing; any other row replaces the facts it carries.
+pub fn merge(existing: &ShelterRow, incoming: &ShelterRow) -> ShelterRow {
+    let designation = existing.designation.merge(incoming.designation);
+    let fill = |old: &str, new: &str| {
+        if old.is_empty() {
+            new.to_string()
+        } else {
+            old.to_string()
+        }
+    };
+    if incoming.designation == Designation::Shelter && existing.designation.is_emergency() {
+        return ShelterRow {
+            designation,
+            kana: fill(&existing.kana, &incoming.kana),
+            address: fill(&existing.address, &incoming.address),
+            position: existing.position.or(incoming.position),
+            capacity: existing.capacity.or(incoming.capacity),
+            capacity_text: fill(&existing.capacity_text, &incoming.capacity_text),
+            phone: fill(&existing.phone, &incoming.phone),
+            note: fill(&existing.note, &incoming.note),
+            local_id: existing.local_id.clone().or(incoming.local_id.clone()),
+            common_id: existing.common_id.clone().or(incoming.common_id.clone()),
+            ..existing.clone()
+        };
+    }
+    ShelterRow {
+        line: incoming.line,
+        designation,
+        hazards: if incoming.designation.is_emergency() {
+            incoming.hazards
+        } else {
+            existing.hazards
+        },
+        position: incoming.position.or(existing.position),
+        local_id: incoming.local_id.clone().or(existing.local_id.clone()),
+        common_id: existing.common_id.clone().or(incoming.common_id.clone()),
+        kana: fill(&incoming.kana, &existing.kana),
+        address: fill(&incoming.address, &existing.address),
+        capacity: incoming.capacity.or(existing.capacity),
+        capacity_text: fill(&incoming.capacity_text, &existing.capacity_text),
+        phone: fill(&incoming.phone, &existing.phone),
+        note: fill(&incoming.note, &existing.note),
+        ..incoming.clone()
+    }
+}
+
+/// Whether two descriptions of a place say the same (the file line aside).
+pub fn same_facts(a: &ShelterRow, b: &ShelterRow) -> bool {
+    ShelterRow {
+        line: 0,
+        ..a.clone()
+    } == ShelterRow {
+        line: 0,
+        ..b.clone()
+    }
+}
+
 /// The weakest key: the place's folded name and address.
 pub fn name_key(name: &str, address: &str) -> String {
     format!("na:{}|{}", match_fold(name), match_fold(address))

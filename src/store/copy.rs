@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 14] = [
+pub const TABLES: [(&str, &str); 19] = [
     ("orgs", "id"),
     ("users", "id"),
     ("api_tokens", "id"),
@@ -18,6 +18,11 @@ pub const TABLES: [(&str, &str); 14] = [
     ("room_members", "room_id, user_id"),
     ("messages", "pos"),
     ("entries", "pos"),
+    ("incidents", "room_id"),
+    ("shelters", "id"),
+    ("shelter_keys", "org_id, key"),
+    ("shelter_reports", "id"),
+    ("shelter_latest", "incident_id, shelter_id"),
     ("inbox", "id"),
     ("idempotency", "user_id, key"),
     ("audit", "id"),

@@ -2,7 +2,10 @@
 //! The backend is chosen from the database URL's scheme.
 
 pub mod copy;
+mod incidents;
 mod sql;
+
+pub use incidents::*;
 
 use crate::domain::*;
 use async_trait::async_trait;
@@ -180,6 +183,8 @@ pub enum EntryKind {
     Inbox,
     SessionsEnded,
     Read,
+    /// A shelter report in an incident room.
+    ShelterReport,
 }
 
 impl EntryKind {
@@ -194,6 +199,7 @@ impl EntryKind {
             EntryKind::Inbox => "inbox",
             EntryKind::SessionsEnded => "sessions_ended",
             EntryKind::Read => "read",
+            EntryKind::ShelterReport => "shelter_report",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -207,6 +213,7 @@ impl EntryKind {
             "inbox" => EntryKind::Inbox,
             "sessions_ended" => EntryKind::SessionsEnded,
             "read" => EntryKind::Read,
+            "shelter_report" => EntryKind::ShelterReport,
             _ => return None,
         })
     }
@@ -221,6 +228,8 @@ pub struct Entry {
     /// The user the entry is about (added, removed, notified), if any.
     pub user_id: Option<UserId>,
     pub message: Option<Message>,
+    /// The shelter report of a `shelter_report` entry.
+    pub report: Option<ShelterReport>,
     pub at: Millis,
 }
 
@@ -378,7 +387,7 @@ pub enum RoomChange {
 
 /// Persistence of everything Sonae keeps.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: IncidentStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 type Tx<'a> = Transaction<'a, Any>;
 
+mod shelters;
+
 /// Which database is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -477,6 +479,7 @@ fn entry_row(row: &AnyRow) -> StoreResult<Entry> {
         room_id: opt_id(row, "e_room")?,
         user_id: opt_id(row, "e_user")?,
         message: message_row(row)?,
+        report: None,
         at: row.try_get("e_at")?,
     })
 }
@@ -484,7 +487,7 @@ fn entry_row(row: &AnyRow) -> StoreResult<Entry> {
 fn entry_select() -> String {
     format!(
         "SELECT e.pos AS e_pos, e.kind AS e_kind, e.room_id AS e_room, e.user_id AS e_user, \
-         e.at AS e_at, {MSG_COLS} FROM entries e LEFT JOIN messages m ON m.id = e.message_id {MSG_JOINS}"
+         e.at AS e_at, e.ref_id AS e_ref, {MSG_COLS} FROM entries e LEFT JOIN messages m ON m.id = e.message_id {MSG_JOINS}"
     )
 }
 
@@ -503,6 +506,26 @@ async fn insert_entry(
     .bind(room.map(|r| r.to_string()))
     .bind(message.map(|m| m.to_string()))
     .bind(user.map(|u| u.to_string()))
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(pos)
+}
+
+/// Records a structured entry of a room that points at its record (a shelter report…).
+async fn insert_record_entry(
+    tx: &mut Tx<'_>,
+    kind: EntryKind,
+    room: RoomId,
+    record: &str,
+    at: Millis,
+) -> StoreResult<i64> {
+    let pos: i64 = sqlx::query_scalar(
+        "INSERT INTO entries (kind, room_id, ref_id, at) VALUES ($1, $2, $3, $4) RETURNING pos",
+    )
+    .bind(kind.as_str())
+    .bind(room.to_string())
+    .bind(record)
     .bind(at)
     .fetch_one(&mut **tx)
     .await?;
@@ -2263,7 +2286,7 @@ impl Store for SqlStore {
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(entry_row).collect()
+        self.with_records(&rows).await
     }
 
     async fn visible_entries_after(
@@ -2284,7 +2307,7 @@ impl Store for SqlStore {
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(entry_row).collect()
+        self.with_records(&rows).await
     }
 
     async fn count_visible_after(&self, user: UserId, after: i64, cap: i64) -> StoreResult<i64> {

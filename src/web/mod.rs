@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 mod format;
+mod incident_pages;
 mod pages;
 mod session;
 mod sse;
@@ -26,6 +27,9 @@ use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted (a 10,000-character message is at most 40 KB).
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// Largest shelter file upload (the file itself is refused above 8 MB with a clear message).
+pub const MAX_SHELTER_FILE: usize = 10 * 1024 * 1024;
 
 /// Largest CSV accepted for bulk onboarding.
 pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
@@ -96,6 +100,31 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/import/orgs/apply",
             post(pages::admin_import_orgs_apply).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+        )
+        .route("/incidents", post(incident_pages::incident_create))
+        .route("/incidents/new", get(incident_pages::incident_new))
+        .route("/incidents/{room}/board", get(incident_pages::board))
+        .route("/incidents/{room}/board.csv", get(incident_pages::board_csv))
+        .route("/incidents/{room}/close", post(incident_pages::incident_close))
+        .route("/incidents/{room}/join", post(incident_pages::incident_join))
+        .route("/incidents/{room}/reports", post(incident_pages::report_create))
+        .route("/incidents/{room}/shelters", post(incident_pages::adhoc_create))
+        .route("/incidents/{room}/shelters/{shelter}", get(incident_pages::shelter_page))
+        .route(
+            "/incidents/{room}/snapshot",
+            get(incident_pages::snapshot_form)
+                .post(incident_pages::snapshot_submit)
+                .layer(DefaultBodyLimit::max(MAX_SHELTER_FILE)),
+        )
+        .route("/shelters", get(incident_pages::registry_mine))
+        .route("/orgs/{org}/shelters", get(incident_pages::registry).post(incident_pages::registry_add))
+        .route(
+            "/orgs/{org}/shelters/import",
+            post(incident_pages::registry_import).layer(DefaultBodyLimit::max(MAX_SHELTER_FILE)),
+        )
+        .route(
+            "/orgs/{org}/shelters/{shelter}",
+            get(incident_pages::shelter_edit_form).post(incident_pages::shelter_edit),
         )
         .route("/events", get(sse::events))
         .route("/api/v1/openapi.json", get(api::openapi))

@@ -34,7 +34,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    async fn new(app: &App, s: &Session, title: String) -> AppResult<Self> {
+    pub(super) async fn new(app: &App, s: &Session, title: String) -> AppResult<Self> {
         Ok(Ctx {
             t: s.tr,
             me: Some(s.actor.user.clone()),
@@ -75,7 +75,7 @@ impl Ctx {
     }
 }
 
-fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
+pub(super) fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
     s.parse().map_err(|_| AppError::NotFound)
 }
 
@@ -88,7 +88,7 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 /// Translates a validation failure for a form page.
-fn problem(t: &Tr, e: &AppError) -> String {
+pub(super) fn problem(t: &Tr, e: &AppError) -> String {
     t.t(e.info().key)
 }
 
@@ -420,6 +420,7 @@ pub async fn activate_submit(
 struct HomePage {
     ctx: Ctx,
     rooms: Vec<RoomSummary>,
+    incidents: Vec<crate::store::IncidentSummary>,
 }
 
 pub async fn home(State(app): State<App>, MaybeSession(s): MaybeSession) -> AppResult<Response> {
@@ -427,9 +428,11 @@ pub async fn home(State(app): State<App>, MaybeSession(s): MaybeSession) -> AppR
         return Ok(Redirect::to("/login").into_response());
     };
     let rooms = app.rooms(&s.actor).await?;
+    let incidents = app.incidents(&s.actor).await?;
     Ok(HomePage {
         ctx: Ctx::new(&app, &s, s.tr.t("ui-rooms")).await?,
         rooms,
+        incidents,
     }
     .into_response())
 }
@@ -507,6 +510,23 @@ impl RoomTemplate {
     fn body(&self, m: &Message) -> String {
         message_html(&m.body)
     }
+    /// Messages and structured entries in timeline order.
+    fn timeline(&self) -> Vec<TimelineItem<'_>> {
+        let mut items: Vec<(i64, TimelineItem<'_>)> = self
+            .p
+            .messages
+            .iter()
+            .map(|m| (m.pos, TimelineItem::Message(m)))
+            .chain(
+                self.p
+                    .reports
+                    .iter()
+                    .map(|r| (r.pos, TimelineItem::Report(r))),
+            )
+            .collect();
+        items.sort_by_key(|(pos, _)| *pos);
+        items.into_iter().map(|(_, i)| i).collect()
+    }
     fn member_count(&self) -> i64 {
         self.p.members.len() as i64
     }
@@ -530,6 +550,20 @@ pub struct MessageFragment<'a> {
     pub archived: bool,
 }
 
+/// One shelter report as a timeline entry, for the page and for live events.
+#[derive(Template)]
+#[template(path = "_report_entry.html")]
+pub struct ReportFragment<'a> {
+    pub t: &'a Tr,
+    pub r: &'a crate::store::ShelterReport,
+}
+
+/// An item of a room's timeline.
+pub enum TimelineItem<'a> {
+    Message(&'a Message),
+    Report(&'a crate::store::ShelterReport),
+}
+
 impl MessageFragment<'_> {
     fn body(&self, m: &Message) -> String {
         message_html(&m.body)
@@ -548,7 +582,7 @@ fn room_title(t: &Tr, room: &crate::store::Room, peer: Option<&str>) -> String {
             .map(|p| t.t1("ui-dm-with", "name", p))
             .unwrap_or_else(|| t.t("ui-dm")),
         RoomKind::OrgInbox => t.t1("ui-org-inbox-of", "name", &room.name),
-        RoomKind::Group => room.name.clone(),
+        RoomKind::Group | RoomKind::Incident => room.name.clone(),
     }
 }
 
@@ -958,6 +992,7 @@ impl InboxPage {
             "mention" => "ui-inbox-mention",
             "dm" => "ui-inbox-dm",
             "invite" => "ui-inbox-invite",
+            "incident" => "ui-inbox-incident",
             _ => "ui-inbox-other",
         }
     }

@@ -1,7 +1,7 @@
 //! The one live stream per browser: Server-Sent Events carrying every timeline entry the user
 //! may see, each with its position as `id:`, resumable with `Last-Event-ID`.
 
-use super::pages::MessageFragment;
+use super::pages::{MessageFragment, ReportFragment};
 use super::session::Session;
 use crate::app::{App, RESYNC_ENTRIES, Resume};
 use crate::domain::{RoomId, UserId};
@@ -103,6 +103,11 @@ impl Subscriber {
             .render()
             .ok()
         });
+        let html = html.or_else(|| {
+            e.report
+                .as_ref()
+                .and_then(|r| ReportFragment { t: &self.tr, r }.render().ok())
+        });
         let data = serde_json::json!({
             "pos": e.pos,
             "kind": e.kind,
@@ -110,6 +115,7 @@ impl Subscriber {
             "user_id": e.user_id,
             "message_id": e.message.as_ref().map(|m| m.id),
             "author_id": e.message.as_ref().map(|m| m.author_id),
+            "report": e.report,
             "html": html,
         });
         Event::default()

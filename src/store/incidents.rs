@@ -1,0 +1,240 @@
+//! What the store keeps about incidents, shelters and shelter reports.
+
+use super::{AuditRecord, Idem, Millis, StoreResult, Written};
+use crate::domain::*;
+use crate::import::{ShelterRow, SnapshotRow};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// An incident: a room with a disaster attached.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub room_id: RoomId,
+    pub name: String,
+    pub kind: IncidentKind,
+    pub level: i64,
+    /// When it began (observations before it are refused).
+    pub opened_at: Millis,
+    pub opened_by: UserId,
+    pub opened_by_name: String,
+    pub closed_at: Option<Millis>,
+}
+
+impl Incident {
+    pub fn is_closed(&self) -> bool {
+        self.closed_at.is_some()
+    }
+}
+
+/// An incident in a list, with its headline figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    pub incident: Incident,
+    /// Whether the user is a member of its room (deployment admins see others too).
+    pub member: bool,
+    pub open_shelters: i64,
+    pub evacuees: i64,
+}
+
+/// A new incident.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub name: RoomName,
+    pub kind: IncidentKind,
+    pub level: IncidentLevel,
+    pub opened_at: Millis,
+    pub opener: UserId,
+    /// Organisations involved (their members join the room); the opener's is always one.
+    pub orgs: Vec<OrgId>,
+}
+
+/// A shelter of a registry (or an ad hoc one).
+#[derive(Debug, Clone, Serialize)]
+pub struct Shelter {
+    pub id: ShelterId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    /// For an ad hoc shelter: the incident it was added in.
+    pub incident_id: Option<RoomId>,
+    pub name: String,
+    pub kana: String,
+    pub address: String,
+    pub position: Option<LatLon>,
+    pub designation: Designation,
+    pub hazards: Hazards,
+    pub capacity: Option<i64>,
+    pub capacity_text: String,
+    pub local_id: Option<String>,
+    pub common_id: Option<String>,
+    pub phone: String,
+    pub note: String,
+    pub updated_at: Millis,
+}
+
+impl Shelter {
+    /// The shelter's facts in the form files describe them, to compare and merge.
+    pub fn as_row(&self) -> ShelterRow {
+        ShelterRow {
+            line: 0,
+            local_id: self.local_id.clone(),
+            common_id: self.common_id.clone(),
+            name: self.name.clone(),
+            kana: self.kana.clone(),
+            address: self.address.clone(),
+            position: self.position,
+            designation: self.designation,
+            hazards: self.hazards,
+            capacity: self.capacity,
+            capacity_text: self.capacity_text.clone(),
+            phone: self.phone.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
+/// One as-of shelter report, with the names needed to show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShelterReport {
+    pub id: ReportId,
+    pub incident_id: RoomId,
+    pub shelter_id: ShelterId,
+    pub shelter_name: String,
+    pub status: ShelterStatus,
+    pub evacuees: Option<i64>,
+    pub households: Option<i64>,
+    pub needs: String,
+    pub note: String,
+    /// When it was observed (the device's time when 送信 was pressed, or the snapshot's 時点).
+    pub observed_at: Millis,
+    /// When the server stored it.
+    pub received_at: Millis,
+    pub reporter_id: UserId,
+    pub reporter_name: String,
+    pub reporter_org: String,
+    /// `form` or `snapshot`.
+    pub source: String,
+    pub pos: i64,
+}
+
+/// A row of the shelter board: the shelter and its newest observation in the incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardRow {
+    pub shelter: Shelter,
+    pub latest: Option<ShelterReport>,
+}
+
+/// A new shelter report.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub incident: RoomId,
+    pub shelter: ShelterId,
+    pub status: ShelterStatus,
+    pub headcount: Headcount,
+    pub needs: String,
+    pub note: String,
+    pub observed_at: Millis,
+    pub reporter: UserId,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub added: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    /// Reports stored (status snapshots only).
+    pub reports: i64,
+}
+
+/// Incidents, shelters and reports.
+#[async_trait]
+pub trait IncidentStore {
+    /// Opens an incident: its room, the opener as owner, the organisations as members.
+    async fn open_incident(
+        &self,
+        incident: NewIncident,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<RoomId>>;
+    async fn incident(&self, room: RoomId) -> StoreResult<Incident>;
+    /// The incidents `user` belongs to (every incident when `all`), active first.
+    async fn incidents_for_user(
+        &self,
+        user: UserId,
+        all: bool,
+    ) -> StoreResult<Vec<IncidentSummary>>;
+    /// Closes an incident and makes its room read-only.
+    async fn close_incident(
+        &self,
+        room: RoomId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
+
+    /// An organisation's registry (no ad hoc shelters), by name.
+    async fn shelters(&self, org: OrgId) -> StoreResult<Vec<Shelter>>;
+    async fn shelter(&self, id: ShelterId) -> StoreResult<Shelter>;
+    /// Every key the organisation's shelters are known by.
+    async fn shelter_keys(&self, org: OrgId) -> StoreResult<Vec<(String, ShelterId)>>;
+    /// Adds or updates (matching by key) every row, in one transaction.
+    async fn import_shelters(
+        &self,
+        org: OrgId,
+        rows: Vec<ShelterRow>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ImportOutcome>;
+    /// Adds (`id` none) or edits one shelter by hand; `incident` makes a new one ad hoc.
+    async fn save_shelter(
+        &self,
+        org: OrgId,
+        id: Option<ShelterId>,
+        row: ShelterRow,
+        incident: Option<RoomId>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ShelterId>;
+
+    /// Stores an as-of report (checked: the shelter belongs to the incident, the room is open).
+    async fn report_shelter(
+        &self,
+        report: NewReport,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<ReportId>>;
+    /// Stores a status snapshot: rows matched to `org`'s registry (unmatched ones become ad hoc
+    /// shelters of the incident), each observation an as-of report. One transaction.
+    async fn import_snapshot(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        rows: Vec<SnapshotRow>,
+        reporter: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ImportOutcome>;
+    /// Whether a shelter may be reported in the incident: one of its organisations' registry,
+    /// or ad hoc in it.
+    async fn shelter_in_incident(&self, incident: RoomId, shelter: ShelterId) -> StoreResult<bool>;
+    /// The board: every shelter of the incident's organisations, its ad hoc shelters and any
+    /// shelter reported in it, each with its newest observation.
+    async fn board(&self, incident: RoomId) -> StoreResult<Vec<BoardRow>>;
+    /// Reports of an incident (of one shelter when given), newest observation first.
+    async fn reports(
+        &self,
+        incident: RoomId,
+        shelter: Option<ShelterId>,
+        limit: i64,
+    ) -> StoreResult<Vec<ShelterReport>>;
+    /// The newest `limit` reports stored at timeline positions in `from..to` of a room, in
+    /// timeline order.
+    async fn reports_in_range(
+        &self,
+        incident: RoomId,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ShelterReport>>;
+}

@@ -1,0 +1,823 @@
+//! SQL for incidents, the shelter registry and shelter reports.
+
+use super::*;
+use crate::import::shelters::{merge, same_facts};
+use crate::import::{ShelterRow, SnapshotRow};
+use std::collections::HashMap;
+
+const INCIDENT_COLS: &str = "i.room_id AS i_room, i.name AS i_name, i.kind AS i_kind, i.level AS i_level, \
+    i.opened_at AS i_opened, i.opened_by AS i_by, iu.display_name AS i_by_name, i.closed_at AS i_closed";
+
+fn incident_row(row: &AnyRow) -> StoreResult<Incident> {
+    Ok(Incident {
+        room_id: id(row, "i_room")?,
+        name: row.try_get("i_name")?,
+        kind: IncidentKind::parse(&row.try_get::<String, _>("i_kind")?).map_err(corrupt)?,
+        level: row.try_get("i_level")?,
+        opened_at: row.try_get("i_opened")?,
+        opened_by: id(row, "i_by")?,
+        opened_by_name: row
+            .try_get::<Option<String>, _>("i_by_name")?
+            .unwrap_or_default(),
+        closed_at: row.try_get("i_closed")?,
+    })
+}
+
+const SHELTER_COLS: &str = "s.id AS s_id, s.org_id AS s_org, so.name AS s_org_name, s.incident_id AS s_incident, \
+    s.name AS s_name, s.kana AS s_kana, s.address AS s_address, s.lat_e7 AS s_lat, s.lon_e7 AS s_lon, \
+    s.designation AS s_designation, s.hazards AS s_hazards, s.capacity AS s_capacity, \
+    s.capacity_text AS s_capacity_text, s.local_id AS s_local_id, s.common_id AS s_common_id, \
+    s.phone AS s_phone, s.note AS s_note, s.updated_at AS s_updated";
+
+const E7: f64 = 10_000_000.0;
+
+fn e7(v: f64) -> i64 {
+    (v * E7).round() as i64
+}
+
+fn shelter_row(row: &AnyRow) -> StoreResult<Shelter> {
+    let lat: Option<i64> = row.try_get("s_lat")?;
+    let lon: Option<i64> = row.try_get("s_lon")?;
+    let position = match (lat, lon) {
+        (Some(a), Some(b)) => LatLon::new(a as f64 / E7, b as f64 / E7).ok(),
+        _ => None,
+    };
+    Ok(Shelter {
+        id: id(row, "s_id")?,
+        org_id: id(row, "s_org")?,
+        org_name: row.try_get("s_org_name")?,
+        incident_id: opt_id(row, "s_incident")?,
+        name: row.try_get("s_name")?,
+        kana: row.try_get("s_kana")?,
+        address: row.try_get("s_address")?,
+        position,
+        designation: Designation::parse(&row.try_get::<String, _>("s_designation")?)
+            .map_err(corrupt)?,
+        hazards: Hazards::from_bits(row.try_get("s_hazards")?),
+        capacity: row.try_get("s_capacity")?,
+        capacity_text: row.try_get("s_capacity_text")?,
+        local_id: row.try_get("s_local_id")?,
+        common_id: row.try_get("s_common_id")?,
+        phone: row.try_get("s_phone")?,
+        note: row.try_get("s_note")?,
+        updated_at: row.try_get("s_updated")?,
+    })
+}
+
+const REPORT_COLS: &str = "r.id AS r_id, r.incident_id AS r_incident, r.shelter_id AS r_shelter, \
+    rs.name AS r_shelter_name, r.status AS r_status, r.evacuees AS r_evacuees, r.households AS r_households, \
+    r.needs AS r_needs, r.note AS r_note, r.observed_at AS r_observed, r.received_at AS r_received, \
+    r.reporter_id AS r_reporter, ru.display_name AS r_reporter_name, ro.name AS r_reporter_org, \
+    r.source AS r_source, r.pos AS r_pos";
+const REPORT_JOINS: &str = "LEFT JOIN shelters rs ON rs.id = r.shelter_id \
+    LEFT JOIN users ru ON ru.id = r.reporter_id LEFT JOIN orgs ro ON ro.id = ru.org_id";
+
+fn report_row(row: &AnyRow) -> StoreResult<Option<ShelterReport>> {
+    let Some(rid) = opt_id::<ReportId>(row, "r_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(ShelterReport {
+        id: rid,
+        incident_id: id(row, "r_incident")?,
+        shelter_id: id(row, "r_shelter")?,
+        shelter_name: row
+            .try_get::<Option<String>, _>("r_shelter_name")?
+            .unwrap_or_default(),
+        status: ShelterStatus::parse(&row.try_get::<String, _>("r_status")?).map_err(corrupt)?,
+        evacuees: row.try_get("r_evacuees")?,
+        households: row.try_get("r_households")?,
+        needs: row.try_get("r_needs")?,
+        note: row.try_get("r_note")?,
+        observed_at: row.try_get("r_observed")?,
+        received_at: row.try_get("r_received")?,
+        reporter_id: id(row, "r_reporter")?,
+        reporter_name: row
+            .try_get::<Option<String>, _>("r_reporter_name")?
+            .unwrap_or_default(),
+        reporter_org: row
+            .try_get::<Option<String>, _>("r_reporter_org")?
+            .unwrap_or_default(),
+        source: row.try_get("r_source")?,
+        pos: row.try_get("r_pos")?,
+    }))
+}
+
+/// Inserts a report, its timeline entry, and moves the shelter's newest observation when this
+/// one is newer (a late-arriving older observation never hides a newer one).
+async fn insert_report(
+    tx: &mut Tx<'_>,
+    r: &NewReport,
+    source: &str,
+    now: Millis,
+) -> StoreResult<ReportId> {
+    let rid = ReportId::new();
+    let pos = insert_record_entry(
+        tx,
+        EntryKind::ShelterReport,
+        r.incident,
+        &rid.to_string(),
+        now,
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO shelter_reports (id, incident_id, shelter_id, status, evacuees, households, needs, note, \
+         observed_at, received_at, reporter_id, source, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(rid.to_string())
+    .bind(r.incident.to_string())
+    .bind(r.shelter.to_string())
+    .bind(r.status.as_str())
+    .bind(r.headcount.evacuees)
+    .bind(r.headcount.households)
+    .bind(&r.needs)
+    .bind(&r.note)
+    .bind(r.observed_at)
+    .bind(now)
+    .bind(r.reporter.to_string())
+    .bind(source)
+    .bind(pos)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO shelter_latest (incident_id, shelter_id, report_id, observed_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (incident_id, shelter_id) DO UPDATE SET report_id = excluded.report_id, observed_at = excluded.observed_at \
+         WHERE shelter_latest.observed_at <= excluded.observed_at",
+    )
+    .bind(r.incident.to_string())
+    .bind(r.shelter.to_string())
+    .bind(rid.to_string())
+    .bind(r.observed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(rid)
+}
+
+/// Inserts a new shelter with its keys.
+async fn insert_shelter(
+    tx: &mut Tx<'_>,
+    org: OrgId,
+    row: &ShelterRow,
+    incident: Option<RoomId>,
+    now: Millis,
+) -> StoreResult<ShelterId> {
+    let sid = ShelterId::new();
+    sqlx::query(
+        "INSERT INTO shelters (id, org_id, incident_id, name, kana, address, lat_e7, lon_e7, designation, hazards, \
+         capacity, capacity_text, local_id, common_id, phone, note, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(sid.to_string())
+    .bind(org.to_string())
+    .bind(incident.map(|i| i.to_string()))
+    .bind(&row.name)
+    .bind(&row.kana)
+    .bind(&row.address)
+    .bind(row.position.map(|p| e7(p.lat)))
+    .bind(row.position.map(|p| e7(p.lon)))
+    .bind(row.designation.as_str())
+    .bind(i64::from(row.hazards.bits()))
+    .bind(row.capacity)
+    .bind(&row.capacity_text)
+    .bind(row.local_id.as_deref())
+    .bind(row.common_id.as_deref())
+    .bind(&row.phone)
+    .bind(&row.note)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(sid)
+}
+
+async fn update_shelter(
+    tx: &mut Tx<'_>,
+    sid: ShelterId,
+    row: &ShelterRow,
+    now: Millis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE shelters SET name = $1, kana = $2, address = $3, lat_e7 = $4, lon_e7 = $5, designation = $6, \
+         hazards = $7, capacity = $8, capacity_text = $9, local_id = $10, common_id = $11, phone = $12, note = $13, \
+         updated_at = $14 WHERE id = $15",
+    )
+    .bind(&row.name)
+    .bind(&row.kana)
+    .bind(&row.address)
+    .bind(row.position.map(|p| e7(p.lat)))
+    .bind(row.position.map(|p| e7(p.lon)))
+    .bind(row.designation.as_str())
+    .bind(i64::from(row.hazards.bits()))
+    .bind(row.capacity)
+    .bind(&row.capacity_text)
+    .bind(row.local_id.as_deref())
+    .bind(row.common_id.as_deref())
+    .bind(&row.phone)
+    .bind(&row.note)
+    .bind(now)
+    .bind(sid.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The organisation's keys, to match rows in a transaction.
+async fn keys_in(tx: &mut Tx<'_>, org: OrgId) -> StoreResult<HashMap<String, ShelterId>> {
+    let rows = sqlx::query("SELECT key, shelter_id FROM shelter_keys WHERE org_id = $1")
+        .bind(org.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut map = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        map.insert(r.try_get::<String, _>("key")?, id(r, "shelter_id")?);
+    }
+    Ok(map)
+}
+
+/// Remembers the keys of `row` for `sid` (keys already taken stay with their shelter).
+async fn remember_keys(
+    tx: &mut Tx<'_>,
+    keys: &mut HashMap<String, ShelterId>,
+    org: OrgId,
+    row: &ShelterRow,
+    sid: ShelterId,
+) -> StoreResult<()> {
+    for k in row.keys() {
+        if keys.contains_key(&k) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO shelter_keys (org_id, key, shelter_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(org.to_string())
+        .bind(&k)
+        .bind(sid.to_string())
+        .execute(&mut **tx)
+        .await?;
+        keys.insert(k, sid);
+    }
+    Ok(())
+}
+
+async fn shelter_in(tx: &mut Tx<'_>, sid: ShelterId) -> StoreResult<Shelter> {
+    let row = sqlx::query(&format!(
+        "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.id = $1"
+    ))
+    .bind(sid.to_string())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    shelter_row(&row)
+}
+
+/// Whether the incident's room is open for writing.
+async fn incident_open(tx: &mut Tx<'_>, incident: RoomId) -> StoreResult<()> {
+    let closed: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT closed_at FROM incidents WHERE room_id = $1")
+            .bind(incident.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    match closed {
+        None => Err(StoreError::NotFound),
+        Some(Some(_)) => Err(StoreError::Refused("archived")),
+        Some(None) => Ok(()),
+    }
+}
+
+/// The condition "shelter `s` belongs to the incident bound at `$n`, `$n+1` and `$n+2`": ad hoc
+/// in it, in the registry of one of its organisations, or reported in it.
+fn in_incident(n: usize) -> String {
+    format!(
+        "(s.incident_id = ${} OR (s.incident_id IS NULL AND s.org_id IN \
+         (SELECT org_id FROM room_orgs WHERE room_id = ${})) OR EXISTS (SELECT 1 FROM shelter_latest l2 \
+         WHERE l2.incident_id = ${} AND l2.shelter_id = s.id))",
+        n,
+        n + 1,
+        n + 2
+    )
+}
+
+impl SqlStore {
+    /// Attaches the records of structured entries (shelter reports) to entries read from rows.
+    pub(super) async fn with_records(&self, rows: &[AnyRow]) -> StoreResult<Vec<Entry>> {
+        let mut entries: Vec<Entry> = rows.iter().map(entry_row).collect::<StoreResult<_>>()?;
+        let wanted: Vec<(usize, String)> = entries
+            .iter()
+            .zip(rows)
+            .enumerate()
+            .filter(|(_, (e, _))| e.kind == EntryKind::ShelterReport)
+            .filter_map(|(i, (_, r))| {
+                r.try_get::<Option<String>, _>("e_ref")
+                    .ok()
+                    .flatten()
+                    .map(|s| (i, s))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(entries);
+        }
+        let mut q = Built::new(&format!(
+            "SELECT {REPORT_COLS} FROM shelter_reports r {REPORT_JOINS} WHERE r.id IN ("
+        ));
+        for (n, (_, rid)) in wanted.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            q.bind_str(rid.clone());
+        }
+        q.push(")");
+        let found = q.query().fetch_all(&self.reader).await?;
+        let mut by_id = HashMap::new();
+        for r in &found {
+            if let Some(rep) = report_row(r)? {
+                by_id.insert(rep.id.to_string(), rep);
+            }
+        }
+        for (i, rid) in wanted {
+            entries[i].report = by_id.remove(&rid);
+        }
+        Ok(entries)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqlStore {
+    async fn open_incident(
+        &self,
+        inc: NewIncident,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<RoomId>> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+            return Ok(Written {
+                value: idem_result(&prev, "incident")?,
+                replayed: true,
+            });
+        }
+        let rid = RoomId::new();
+        sqlx::query(
+            "INSERT INTO rooms (id, kind, name, description, created_by, created_at, last_activity_at) \
+             VALUES ($1, 'incident', $2, '', $3, $4, $5)",
+        )
+        .bind(rid.to_string())
+        .bind(inc.name.as_str())
+        .bind(inc.opener.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO incidents (room_id, name, kind, level, opened_at, opened_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(rid.to_string())
+        .bind(inc.name.as_str())
+        .bind(inc.kind.as_str())
+        .bind(inc.level.get())
+        .bind(inc.opened_at)
+        .bind(inc.opener.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        add_member(&mut tx, rid, inc.opener, RoomRole::Owner, false, now).await?;
+        for org in &inc.orgs {
+            add_org_to_room(&mut tx, rid, *org, now).await?;
+        }
+        let members: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
+        )
+        .bind(rid.to_string())
+        .bind(inc.opener.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        for m in members {
+            if let Ok(uid) = m.parse() {
+                insert_inbox(
+                    &mut tx,
+                    uid,
+                    "incident",
+                    Some(rid),
+                    None,
+                    Some(inc.opener),
+                    now,
+                )
+                .await?;
+            }
+        }
+        idem_store(&mut tx, &idem, &format!("incident:{rid}"), now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("room:{rid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Written {
+            value: rid,
+            replayed: false,
+        })
+    }
+
+    async fn incident(&self, room: RoomId) -> StoreResult<Incident> {
+        let row = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLS} FROM incidents i LEFT JOIN users iu ON iu.id = i.opened_by WHERE i.room_id = $1"
+        ))
+        .bind(room.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        incident_row(&row)
+    }
+
+    async fn incidents_for_user(
+        &self,
+        user: UserId,
+        all: bool,
+    ) -> StoreResult<Vec<IncidentSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLS}, CASE WHEN rm.user_id IS NULL THEN 0 ELSE 1 END AS member, \
+             (SELECT COUNT(*) FROM shelter_latest l JOIN shelter_reports r ON r.id = l.report_id \
+               WHERE l.incident_id = i.room_id AND r.status IN ('open', 'full')) AS open_shelters, \
+             (SELECT CAST(COALESCE(SUM(r.evacuees), 0) AS BIGINT) FROM shelter_latest l JOIN shelter_reports r ON r.id = l.report_id \
+               WHERE l.incident_id = i.room_id AND r.status IN ('open', 'full')) AS evacuees \
+             FROM incidents i LEFT JOIN users iu ON iu.id = i.opened_by \
+             LEFT JOIN room_members rm ON rm.room_id = i.room_id AND rm.user_id = $1 \
+             WHERE ($2 = 1 OR rm.user_id IS NOT NULL) \
+             ORDER BY CASE WHEN i.closed_at IS NULL THEN 0 ELSE 1 END, i.opened_at DESC"
+        ))
+        .bind(user.to_string())
+        .bind(i64::from(all))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IncidentSummary {
+                    incident: incident_row(r)?,
+                    member: r.try_get::<i64, _>("member")? == 1,
+                    open_shelters: r.try_get("open_shelters")?,
+                    evacuees: r.try_get("evacuees")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn close_incident(
+        &self,
+        room: RoomId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        incident_open(&mut tx, room).await?;
+        sqlx::query("UPDATE incidents SET closed_at = $1, closed_by = $2 WHERE room_id = $3")
+            .bind(now)
+            .bind(audit.user_id.map(|u| u.to_string()))
+            .bind(room.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE rooms SET archived_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(room.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn shelters(&self, org: OrgId) -> StoreResult<Vec<Shelter>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id \
+             WHERE s.org_id = $1 AND s.incident_id IS NULL ORDER BY s.name, s.id"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(shelter_row).collect()
+    }
+
+    async fn shelter(&self, sid: ShelterId) -> StoreResult<Shelter> {
+        let row = sqlx::query(&format!(
+            "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.id = $1"
+        ))
+        .bind(sid.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        shelter_row(&row)
+    }
+
+    async fn shelter_keys(&self, org: OrgId) -> StoreResult<Vec<(String, ShelterId)>> {
+        let rows = sqlx::query("SELECT key, shelter_id FROM shelter_keys WHERE org_id = $1")
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key")?, id(r, "shelter_id")?)))
+            .collect()
+    }
+
+    async fn import_shelters(
+        &self,
+        org: OrgId,
+        rows: Vec<ShelterRow>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let mut keys = keys_in(&mut tx, org).await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.org_id = $1"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut current: HashMap<ShelterId, ShelterRow> = HashMap::with_capacity(existing.len());
+        for r in &existing {
+            let s = shelter_row(r)?;
+            current.insert(s.id, s.as_row());
+        }
+        let mut out = ImportOutcome::default();
+        for row in rows {
+            let found = row.keys().iter().find_map(|k| keys.get(k).copied());
+            match found.and_then(|sid| current.get(&sid).map(|c| (sid, c))) {
+                None => {
+                    let sid = insert_shelter(&mut tx, org, &row, None, now).await?;
+                    remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
+                    current.insert(sid, row);
+                    out.added += 1;
+                }
+                Some((sid, old)) => {
+                    let merged = merge(old, &row);
+                    if same_facts(&merged, old) {
+                        out.unchanged += 1;
+                    } else {
+                        update_shelter(&mut tx, sid, &merged, now).await?;
+                        out.updated += 1;
+                    }
+                    remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
+                    current.insert(sid, merged);
+                }
+            }
+        }
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                detail: format!(
+                    "added {} updated {} unchanged {}",
+                    out.added, out.updated, out.unchanged
+                ),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn save_shelter(
+        &self,
+        org: OrgId,
+        sid: Option<ShelterId>,
+        row: ShelterRow,
+        incident: Option<RoomId>,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ShelterId> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let mut keys = keys_in(&mut tx, org).await?;
+        let sid = match sid {
+            Some(sid) => {
+                let old = shelter_in(&mut tx, sid).await?;
+                if old.org_id != org {
+                    return Err(StoreError::NotFound);
+                }
+                update_shelter(&mut tx, sid, &row, now).await?;
+                sid
+            }
+            None => {
+                if let Some(incident) = incident {
+                    incident_open(&mut tx, incident).await?;
+                }
+                if row.keys().iter().any(|k| keys.contains_key(k)) {
+                    return Err(StoreError::Conflict("shelter"));
+                }
+                insert_shelter(&mut tx, org, &row, incident, now).await?
+            }
+        };
+        remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("shelter:{sid}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(sid)
+    }
+
+    async fn report_shelter(
+        &self,
+        report: NewReport,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<ReportId>> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+            return Ok(Written {
+                value: idem_result(&prev, "report")?,
+                replayed: true,
+            });
+        }
+        incident_open(&mut tx, report.incident).await?;
+        let member: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2")
+                .bind(report.incident.to_string())
+                .bind(report.reporter.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if member.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let rid = insert_report(&mut tx, &report, "form", now).await?;
+        idem_store(&mut tx, &idem, &format!("report:{rid}"), now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("report:{rid}"),
+                detail: format!("shelter:{} {}", report.shelter, report.status),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Written {
+            value: rid,
+            replayed: false,
+        })
+    }
+
+    async fn import_snapshot(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        rows: Vec<SnapshotRow>,
+        reporter: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        incident_open(&mut tx, incident).await?;
+        let mut keys = keys_in(&mut tx, org).await?;
+        let mut out = ImportOutcome::default();
+        for row in rows {
+            let sid = match row.shelter.keys().iter().find_map(|k| keys.get(k).copied()) {
+                Some(sid) => {
+                    out.unchanged += 1;
+                    sid
+                }
+                None => {
+                    let adhoc = ShelterRow {
+                        designation: Designation::AdHoc,
+                        ..row.shelter.clone()
+                    };
+                    let sid = insert_shelter(&mut tx, org, &adhoc, Some(incident), now).await?;
+                    out.added += 1;
+                    sid
+                }
+            };
+            remember_keys(&mut tx, &mut keys, org, &row.shelter, sid).await?;
+            for obs in &row.observations {
+                // The same observation imported again is not a second report.
+                let seen: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1 FROM shelter_reports WHERE incident_id = $1 AND shelter_id = $2 AND observed_at = $3 \
+                     AND source = 'snapshot' AND status = $4 AND COALESCE(evacuees, -1) = $5 LIMIT 1",
+                )
+                .bind(incident.to_string())
+                .bind(sid.to_string())
+                .bind(obs.observed_at)
+                .bind(obs.status.as_str())
+                .bind(obs.headcount.evacuees.unwrap_or(-1))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if seen.is_some() {
+                    continue;
+                }
+                let r = NewReport {
+                    incident,
+                    shelter: sid,
+                    status: obs.status,
+                    headcount: obs.headcount,
+                    needs: String::new(),
+                    note: String::new(),
+                    observed_at: obs.observed_at,
+                    reporter,
+                };
+                insert_report(&mut tx, &r, "snapshot", now).await?;
+                out.reports += 1;
+            }
+        }
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("room:{incident}"),
+                detail: format!("shelters added {} reports {}", out.added, out.reports),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn shelter_in_incident(&self, incident: RoomId, sid: ShelterId) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM shelters s WHERE s.id = $1 AND {}",
+            in_incident(2)
+        ))
+        .bind(sid.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn board(&self, incident: RoomId) -> StoreResult<Vec<BoardRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SHELTER_COLS}, {REPORT_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id \
+             LEFT JOIN shelter_latest l ON l.incident_id = $1 AND l.shelter_id = s.id \
+             LEFT JOIN shelter_reports r ON r.id = l.report_id {REPORT_JOINS} \
+             WHERE {} ORDER BY so.name, s.name, s.id",
+            in_incident(2)
+        ))
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BoardRow {
+                    shelter: shelter_row(r)?,
+                    latest: report_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn reports(
+        &self,
+        incident: RoomId,
+        shelter: Option<ShelterId>,
+        limit: i64,
+    ) -> StoreResult<Vec<ShelterReport>> {
+        let mut q = Built::new(&format!(
+            "SELECT {REPORT_COLS} FROM shelter_reports r {REPORT_JOINS} WHERE r.incident_id = "
+        ));
+        q.bind_str(incident.to_string());
+        if let Some(s) = shelter {
+            q.push(" AND r.shelter_id = ").bind_str(s.to_string());
+        }
+        q.push(" ORDER BY r.observed_at DESC, r.pos DESC LIMIT ")
+            .bind_int(limit);
+        let rows = q.query().fetch_all(&self.reader).await?;
+        rows.iter()
+            .filter_map(|r| report_row(r).transpose())
+            .collect()
+    }
+
+    async fn reports_in_range(
+        &self,
+        incident: RoomId,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ShelterReport>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLS} FROM shelter_reports r {REPORT_JOINS} \
+             WHERE r.incident_id = $1 AND r.pos >= $2 AND r.pos < $3 ORDER BY r.pos DESC LIMIT $4"
+        ))
+        .bind(incident.to_string())
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut v: Vec<ShelterReport> = rows
+            .iter()
+            .filter_map(|r| report_row(r).transpose())
+            .collect::<StoreResult<_>>()?;
+        v.reverse();
+        Ok(v)
+    }
+}
