@@ -485,6 +485,7 @@ async fn incident(
         capacity_text: format!("{capacity}人"),
         phone: String::new(),
         note: String::new(),
+        list: Designation::AdHoc,
     };
     for (org, name, address, cap) in [
         (

@@ -129,6 +129,7 @@ impl ShelterForm {
             capacity_text,
             phone: line(&self.phone, 40, "phone")?,
             note: note(&self.note, 1000, "note")?,
+            list: Designation::AdHoc,
         })
     }
 }

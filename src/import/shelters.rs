@@ -36,6 +36,9 @@ pub struct ShelterRow {
     pub capacity_text: String,
     pub phone: String,
     pub note: String,
+    /// The kind of list the row came from (`emergency`, `shelter`; `ad_hoc` for anything else).
+    #[serde(skip)]
+    pub list: Designation,
 }
 
 impl ShelterRow {
@@ -67,7 +70,7 @@ pub fn merge(existing: &ShelterRow, incoming: &ShelterRow) -> ShelterRow {
             old.to_string()
         }
     };
-    if incoming.designation == Designation::Shelter && existing.designation.is_emergency() {
+    if incoming.list == Designation::Shelter && existing.designation.is_emergency() {
         return ShelterRow {
             designation,
             kana: fill(&existing.kana, &incoming.kana),
@@ -105,13 +108,12 @@ pub fn merge(existing: &ShelterRow, incoming: &ShelterRow) -> ShelterRow {
 
 /// Whether two descriptions of a place say the same (the file line aside).
 pub fn same_facts(a: &ShelterRow, b: &ShelterRow) -> bool {
-    ShelterRow {
+    let plain = |r: &ShelterRow| ShelterRow {
         line: 0,
-        ..a.clone()
-    } == ShelterRow {
-        line: 0,
-        ..b.clone()
-    }
+        list: Designation::AdHoc,
+        ..r.clone()
+    };
+    plain(a) == plain(b)
 }
 
 /// The weakest key: the place's folded name and address.
@@ -384,6 +386,7 @@ pub fn parse_shelters(table: &Table) -> Result<ParsedShelters, Problem> {
             capacity_text,
             phone: cell(phone).to_string(),
             note: cell(note).chars().take(1000).collect(),
+            list: base,
         }));
     }
     Ok(out)

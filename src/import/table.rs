@@ -136,13 +136,13 @@ fn read_csv(text: &str) -> Result<Table, Problem> {
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(_)) => return Err(Problem::file("err-import-unreadable")),
-        None => return Err(Problem::file("err-import-empty")),
-    };
-    let headers: Vec<String> = header
+    let mut rec = csv::StringRecord::new();
+    match reader.read_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => return Err(Problem::file("err-import-empty")),
+        Err(_) => return Err(Problem::file("err-import-unreadable")),
+    }
+    let headers: Vec<String> = rec
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
@@ -150,9 +150,26 @@ fn read_csv(text: &str) -> Result<Table, Problem> {
         return Err(Problem::file("err-import-not-csv"));
     }
     let mut table = Table::new(Format::Csv, headers);
-    for rec in records {
-        let rec = rec.map_err(|_| Problem::file("err-import-unreadable"))?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+    // Line numbers from where each record starts (the reader's position before reading it),
+    // counting newlines ourselves: right for CRLF, LF and quoted line breaks alike.
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line) = (0usize, 1usize);
+    loop {
+        let mut start = (reader.position().byte() as usize).min(bytes.len());
+        // The reader may stop before the previous record's line ending.
+        while start < bytes.len() && (bytes[start] == b'\r' || bytes[start] == b'\n') {
+            start += 1;
+        }
+        match reader.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => return Err(Problem::file("err-import-unreadable")),
+        }
+        line += bytes[counted_to..start.max(counted_to)]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        counted_to = start.max(counted_to);
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -263,7 +280,11 @@ mod tests {
         let t = read_table("名称,備考\r\n\"A, B\",\"two\nlines\"\n\"C\",\r\n").unwrap();
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[0].cells, vec!["A, B", "two\nlines"]);
+        assert_eq!(t.rows[0].line, 2);
         assert_eq!(t.rows[1].line, 4);
+        let quoted = read_table("\"a\",\"名称\"\r\n\"1\",\"x\"\r\n\"2\",\"y\"").unwrap();
+        assert_eq!(quoted.rows[0].line, 2);
+        assert_eq!(quoted.rows[1].line, 3);
         assert_eq!(t.column(&["備考"]), Some(1));
     }
 }

@@ -88,6 +88,7 @@ impl Shelter {
             capacity_text: self.capacity_text.clone(),
             phone: self.phone.clone(),
             note: self.note.clone(),
+            list: Designation::AdHoc,
         }
     }
 }

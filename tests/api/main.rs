@@ -19,6 +19,7 @@ mod outage;
 mod roles;
 mod rooms;
 mod search;
+mod shelters;
 
 /// Says which backend this run covers, so a plain `cargo test` is clear about the other one.
 #[test]

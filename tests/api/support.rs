@@ -331,7 +331,7 @@ impl Client {
         }
         let status = res.status();
         let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 10 << 20)
+        let bytes = axum::body::to_bytes(res.into_body(), 32 << 20)
             .await
             .expect("body");
         Resp {
@@ -407,6 +407,50 @@ impl Client {
             .builder("POST", path)
             .header(header::CONTENT_TYPE, content_type)
             .header(header::ACCEPT, "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(req).await
+    }
+
+    /// Posts a multipart form (as a browser uploads a file), the CSRF token added.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &[u8])>,
+    ) -> Resp {
+        let boundary = "----sonae-test-boundary-7d1c";
+        let mut body: Vec<u8> = Vec::new();
+        let csrf = self.csrf.clone();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            all.push(("csrf", &csrf));
+        }
+        for (k, v) in all {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((name, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = self
+            .builder("POST", path)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .body(Body::from(body))
             .expect("request");
         self.send(req).await
