@@ -26,7 +26,7 @@ pub struct Caller {
 
 impl Caller {
     /// Checks what a write needs: an idempotency key, and the CSRF token for browser sessions.
-    fn write(&self, headers: &HeaderMap) -> AppResult<crate::domain::IdemKey> {
+    pub(super) fn write(&self, headers: &HeaderMap) -> AppResult<crate::domain::IdemKey> {
         if !self.bearer {
             let token = headers
                 .get("x-csrf-token")
@@ -1332,6 +1332,7 @@ pub async fn import_users(
 /// Every route under `/api/v1` (the document itself aside), so the router and the
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
+    use super::api_incidents as inc;
     use axum::routing::{get, patch, post};
     vec![
         ("/api/v1/me", get(me).patch(change_me)),
@@ -1377,6 +1378,44 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
         ("/api/v1/search", get(search)),
         ("/api/v1/session", get(session)),
         ("/api/v1/counts", get(counts)),
+        (
+            "/api/v1/incidents",
+            get(inc::incidents).post(inc::open_incident),
+        ),
+        ("/api/v1/incidents/{incident}", get(inc::incident)),
+        (
+            "/api/v1/incidents/{incident}/close",
+            post(inc::close_incident),
+        ),
+        ("/api/v1/incidents/{incident}/board", get(inc::board)),
+        (
+            "/api/v1/incidents/{incident}/reports",
+            get(inc::reports).post(inc::report),
+        ),
+        (
+            "/api/v1/incidents/{incident}/shelters",
+            post(inc::add_adhoc),
+        ),
+        (
+            "/api/v1/incidents/{incident}/snapshot",
+            post(inc::snapshot).layer(axum::extract::DefaultBodyLimit::max(
+                super::MAX_SHELTER_FILE,
+            )),
+        ),
+        (
+            "/api/v1/orgs/{org}/shelters",
+            get(inc::shelters).post(inc::add_shelter),
+        ),
+        (
+            "/api/v1/orgs/{org}/shelters/import",
+            post(inc::import_shelters).layer(axum::extract::DefaultBodyLimit::max(
+                super::MAX_SHELTER_FILE,
+            )),
+        ),
+        (
+            "/api/v1/orgs/{org}/shelters/{shelter}",
+            axum::routing::put(inc::change_shelter),
+        ),
     ]
 }
 
@@ -1427,8 +1466,12 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Sonae API", description = "Disaster-response incident board: the chat core."),
-    paths(import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+    info(title = "Sonae API", description = "Disaster-response incident board: the chat core, incidents and shelters."),
+    paths(super::api_incidents::incidents, super::api_incidents::open_incident, super::api_incidents::incident,
+        super::api_incidents::close_incident, super::api_incidents::board, super::api_incidents::reports,
+        super::api_incidents::report, super::api_incidents::add_adhoc, super::api_incidents::snapshot,
+        super::api_incidents::shelters, super::api_incidents::add_shelter, super::api_incidents::import_shelters,
+        super::api_incidents::change_shelter, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

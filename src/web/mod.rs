@@ -1,6 +1,7 @@
 //! HTTP: the router, middleware, pages, the live stream and JSON endpoints.
 
 mod api;
+mod api_incidents;
 mod assets;
 mod format;
 mod incident_pages;

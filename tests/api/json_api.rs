@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
 /// Sends a JSON request with a bearer token.
-async fn call(
+pub async fn call(
     c: &mut Client,
     method: &str,
     path: &str,
@@ -35,7 +35,7 @@ async fn call(
     bare.send(req).await
 }
 
-async fn token_for(t: &TestApp, login: &str) -> String {
+pub async fn token_for(t: &TestApp, login: &str) -> String {
     let mut c = t.login(login).await;
     let r = c
         .post("/settings/tokens", &[("name", "連携システム")])

@@ -811,3 +811,255 @@ async fn shelters_are_added_and_edited_by_hand() {
         "ad hoc shelters stay out of the registry"
     );
 }
+
+#[tokio::test]
+async fn incidents_shelters_and_reports_over_the_json_api() {
+    use crate::json_api::{call, token_for};
+    let w = World::new().await;
+    let token = token_for(&w.t, "toba.admin").await;
+    let mut c = w.t.client();
+    let toba = w.toba.id;
+    let text = String::from_utf8(fixture("gsi_evacuation_242110.json")).expect("utf-8");
+    let body = serde_json::json!({ "text": text }).to_string();
+    let path = format!("/api/v1/orgs/{toba}/shelters/import");
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("key-imp-check-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["adds"], 57);
+    assert_eq!(r.json()["applied"], false);
+    let body = serde_json::json!({ "text": text, "apply": true }).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("key-imp-apply-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.json()["applied"], true, "{}", r.body);
+    let list = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/orgs/{toba}/shelters"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    let shelters = list.json();
+    assert_eq!(shelters.as_array().map(|a| a.len()), Some(57));
+    let sid = shelters[0]["id"].as_str().expect("id").to_string();
+    // A file without a name column: 422 with the reason.
+    let body = serde_json::json!({ "text": "a,b\n1,2\n" }).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("key-imp-bad-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("名称")
+    );
+
+    let body = serde_json::json!({
+        "name": "豪雨", "kind": "storm_flood", "level": 3,
+        "started_at": "2026-01-01T00:00:00+09:00", "orgs": ["tsu"]
+    })
+    .to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/incidents",
+        &token,
+        Some("key-inc-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let room = r.json()["id"].as_str().expect("id").to_string();
+    let bad = serde_json::json!({"name": "x", "kind": "meteor", "level": 3}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        "/api/v1/incidents",
+        &token,
+        Some("key-inc-2-0000"),
+        Some(&bad),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let observed = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let body = serde_json::json!({
+        "shelter": sid, "status": "open", "evacuees": 42, "households": 17,
+        "needs": "毛布", "observed_at": observed
+    })
+    .to_string();
+    let rpath = format!("/api/v1/incidents/{room}/reports");
+    let r = call(
+        &mut c,
+        "POST",
+        &rpath,
+        &token,
+        Some("key-rep-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let again = call(
+        &mut c,
+        "POST",
+        &rpath,
+        &token,
+        Some("key-rep-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(again.json()["replayed"], true);
+    let neg = serde_json::json!({"shelter": sid, "status": "open", "evacuees": -1}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &rpath,
+        &token,
+        Some("key-rep-2-0000"),
+        Some(&neg),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["error"]["field"], "evacuees");
+
+    let board = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{room}/board?status=open"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(board.status, StatusCode::OK, "{}", board.body);
+    let b = board.json();
+    assert_eq!(b["overall"]["evacuees"], 42);
+    assert_eq!(b["overall"]["households"], 17);
+    assert_eq!(b["rows"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(b["rows"][0]["latest"]["needs"], "毛布");
+    let reports = call(&mut c, "GET", &rpath, &token, None, None).await;
+    assert_eq!(reports.json().as_array().map(|a| a.len()), Some(1));
+    let list = call(&mut c, "GET", "/api/v1/incidents", &token, None, None).await;
+    assert_eq!(list.json()[0]["open_shelters"], 1);
+    assert_eq!(list.json()[0]["name"], "豪雨");
+
+    // A snapshot with a bad time is refused row by row; nothing stored.
+    let body =
+        serde_json::json!({"text": "名称,人数,時点\n臨時A,10,いつか\n", "apply": true}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/incidents/{room}/snapshot"),
+        &token,
+        Some("key-snap-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let body = serde_json::json!({"text": "名称,人数,時点\n臨時A,10,令和8年1月2日午前9時\n", "apply": true}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/incidents/{room}/snapshot"),
+        &token,
+        Some("key-snap-2-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["reports_stored"], 1);
+    assert_eq!(r.json()["shelters_added"], 1);
+
+    // Edit a shelter; close the incident (twice is fine).
+    let body = serde_json::json!({"name": "鳥羽 避難所A", "address": "鳥羽市", "capacity": "50人", "hazards": ["tsunami"]}).to_string();
+    let r = call(
+        &mut c,
+        "PUT",
+        &format!("/api/v1/orgs/{toba}/shelters/{sid}"),
+        &token,
+        Some("key-edit-1-0000"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let bad = serde_json::json!({"name": "x", "hazards": ["meteor"]}).to_string();
+    let r = call(
+        &mut c,
+        "PUT",
+        &format!("/api/v1/orgs/{toba}/shelters/{sid}"),
+        &token,
+        Some("key-edit-2-0000"),
+        Some(&bad),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for k in ["key-close-1-0000", "key-close-2-0000"] {
+        let r = call(
+            &mut c,
+            "POST",
+            &format!("/api/v1/incidents/{room}/close"),
+            &token,
+            Some(k),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = call(
+        &mut c,
+        "POST",
+        &rpath,
+        &token,
+        Some("key-rep-3-0000"),
+        Some(&body),
+    )
+    .await;
+    assert!(r.status.is_client_error());
+    // Someone outside sees nothing.
+    let other = token_for(&w.t, "tsu.admin").await;
+    let r = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{room}/board"),
+        &other,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "tsu was involved");
+    let outsider = token_for(&w.t, "mie.info").await;
+    let r = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{room}/board"),
+        &outsider,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
