@@ -904,9 +904,12 @@ async fn incidents_shelters_and_reports_over_the_json_api() {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let observed = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("time");
+    let observed =
+        w.t.app
+            .clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("time");
     let body = serde_json::json!({
         "shelter": sid, "status": "open", "evacuees": 42, "households": 17,
         "needs": "毛布", "observed_at": observed
