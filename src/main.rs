@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// The shelter registry.
+    Shelters {
+        #[command(subcommand)]
+        command: SheltersCommand,
+    },
     /// Copy every table into another, empty database (SQLite ⇄ PostgreSQL).
     CopyDb {
         /// Source database URL.
@@ -54,6 +59,25 @@ enum Command {
         /// Target database URL; it must be empty.
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SheltersCommand {
+    /// Import a shelter file (standard open-data CSV, GSI CSV or GeoJSON; UTF-8 or Shift_JIS)
+    /// into an organisation's registry. Re-importing updates and never duplicates.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The organisation: short id or 全国地方公共団体コード.
+        #[arg(long)]
+        org: String,
+        /// Only read and check the file; change nothing.
+        #[arg(long)]
+        check: bool,
+        /// Import the good rows even when some rows have problems.
+        #[arg(long)]
+        skip_invalid: bool,
     },
 }
 
@@ -78,6 +102,15 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Migrate) => migrate(&cli.db).await,
         Some(Command::Demo) => sonae::demo::run(&cli.db).await,
         Some(Command::CopyDb { from, to }) => copy_db(&from, &to).await,
+        Some(Command::Shelters {
+            command:
+                SheltersCommand::Import {
+                    file,
+                    org,
+                    check,
+                    skip_invalid,
+                },
+        }) => shelters_import(&cli.db, &file, &org, check, skip_invalid).await,
         Some(Command::Token { login, name }) => token(&cli.db, &login, &name).await,
         Some(Command::Backup { dir }) => sonae::backup::backup(&cli.db, &dir).await.map(|m| {
             println!(
@@ -101,6 +134,82 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+async fn shelters_import(
+    db: &DbArgs,
+    file: &std::path::Path,
+    org: &str,
+    check: bool,
+    skip_invalid: bool,
+) -> anyhow::Result<()> {
+    use sonae::import::{decode_text, parse_shelters, read_table};
+    let t = sonae::i18n::Tr::new(sonae::domain::Lang::Ja, time::UtcOffset::UTC);
+    let bytes = std::fs::read(file)?;
+    let explain = |p: &sonae::import::Problem| {
+        format!(
+            "{}{}{}",
+            p.column
+                .as_ref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
+            t.t(p.key),
+            p.value
+                .as_ref()
+                .map(|v| format!(" ({v})"))
+                .unwrap_or_default()
+        )
+    };
+    let parsed = decode_text(&bytes)
+        .and_then(|text| read_table(&text))
+        .and_then(|table| parse_shelters(&table))
+        .map_err(|p| anyhow::anyhow!("{}", explain(&p)))?;
+    let mut rows = Vec::new();
+    let mut bad = 0;
+    for r in parsed.rows {
+        match r {
+            Ok(row) => rows.push(row),
+            Err(problems) => {
+                bad += 1;
+                for p in &problems {
+                    eprintln!("line {}: {}", p.line, explain(p));
+                }
+            }
+        }
+    }
+    println!("{} rows readable, {bad} with problems", rows.len());
+    if !parsed.unused_columns.is_empty() {
+        println!("columns not used: {}", parsed.unused_columns.join(", "));
+    }
+    if bad > 0 && !skip_invalid {
+        anyhow::bail!("nothing imported: fix the rows above, or pass --skip-invalid");
+    }
+    if check {
+        return Ok(());
+    }
+    let store = sonae::store::open(&db.url()).await?;
+    store.migrate().await?;
+    let org = store
+        .org_by_ref(org)
+        .await
+        .map_err(|_| anyhow::anyhow!("no organisation {org:?} (short id or code)"))?;
+    let now = sonae::store::millis(sonae::clock::Clock::now(&sonae::clock::SystemClock));
+    let audit = sonae::store::AuditRecord {
+        at: now,
+        org_id: Some(org.id),
+        action: "shelter.import".into(),
+        object: format!("org:{}", org.id),
+        result: "ok".into(),
+        detail: format!("cli {}", file.display()),
+        ..Default::default()
+    };
+    let outcome = store.import_shelters(org.id, rows, now, audit).await?;
+    println!(
+        "{}: added {}, updated {}, unchanged {}",
+        org.name, outcome.added, outcome.updated, outcome.unchanged
+    );
+    store.close().await;
+    Ok(())
 }
 
 async fn migrate(db: &DbArgs) -> anyhow::Result<()> {

@@ -1066,3 +1066,67 @@ async fn incidents_shelters_and_reports_over_the_json_api() {
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_command_line_imports_a_registry() {
+    if test_backend() != sonae::store::Backend::Sqlite {
+        return; // the command runs on the embedded default; the store code is the same
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_sonae");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("run sonae")
+    };
+    assert!(run(&["demo"]).status.success());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shelters");
+    let file = |f: &str| fixtures.join(f).display().to_string();
+    // The demo embeds Toba's GSI data: importing it again changes nothing.
+    let out = run(&[
+        "shelters",
+        "import",
+        &file("gsi_emergency_242110.json"),
+        "--org",
+        "242110",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("added 0, updated 0, unchanged 126"), "{text}");
+    let out = run(&[
+        "shelters",
+        "import",
+        &file("473022_evacuation_space.csv"),
+        "--org",
+        "tsu",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added 19"));
+    // A file without a name column: a clear message, a failure, nothing imported.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "ID,住所\n1,津市\n").expect("write");
+    let out = run(&[
+        "shelters",
+        "import",
+        &bad.display().to_string(),
+        "--org",
+        "tsu",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("「名称」の列が見つかりません"));
+    let out = run(&[
+        "shelters",
+        "import",
+        &file("473022_evacuation_space.csv"),
+        "--org",
+        "nowhere",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation"));
+}
