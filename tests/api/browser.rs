@@ -384,3 +384,100 @@ async fn a_message_written_offline_is_sent_once_after_logging_in_again() {
     chrome.stop().await;
     server2.stop().await;
 }
+
+#[tokio::test]
+async fn a_field_report_on_a_tablet_updates_the_hq_board_without_a_reload() {
+    let Some(field_chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(hq_chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut admin = w.t.login("toba.admin").await;
+    crate::shelters::import(
+        &mut admin,
+        &w.toba.id.to_string(),
+        "gsi_evacuation_242110.json",
+        &crate::shelters::fixture("gsi_evacuation_242110.json"),
+    )
+    .await;
+    let room = crate::shelters::open_incident(&mut admin, "台風 ブラウザ試験", &["tsu"], "").await;
+    let shelter = w.t.app.store.shelters(w.toba.id).await.expect("shelters")[0].clone();
+
+    let (f, hq) = (&field_chrome.b, &hq_chrome.b);
+    // The field user is on a tablet.
+    f.set_window_size(1024, 768).await.expect("tablet size");
+    hq.set_window_size(1024, 768).await.expect("tablet size");
+    login(f, &server.base, "toba.info").await;
+    login(hq, &server.base, "tsu.info").await;
+    // HQ opens the board from the home page.
+    hq.find(Locator::XPath(
+        "//a[contains(normalize-space(.), '台風 ブラウザ試験')]",
+    ))
+    .await
+    .expect("incident link")
+    .click()
+    .await
+    .expect("open board");
+    sees(hq, "開設中 0か所", 10).await;
+    hq.execute("window.__sameDocument = true;", vec![])
+        .await
+        .expect("mark the document");
+
+    // The field user opens the shelter's report form from the board and reports.
+    f.goto(&format!("{}/incidents/{room}/board", server.base))
+        .await
+        .expect("board");
+    f.find(Locator::LinkText(&shelter.name))
+        .await
+        .expect("shelter link")
+        .click()
+        .await
+        .expect("open shelter");
+    f.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//label[normalize-space()='開設']"))
+        .await
+        .expect("status choice")
+        .click()
+        .await
+        .expect("choose open");
+    field(f, "避難者数")
+        .await
+        .send_keys("35")
+        .await
+        .expect("type evacuees");
+    field(f, "世帯数")
+        .await
+        .send_keys("12")
+        .await
+        .expect("type households");
+    button(f, "送信").await.click().await.expect("send");
+    sees(f, "報告を保存しました。", 10).await;
+
+    // HQ's board changes by itself.
+    sees(hq, "開設中 1か所", 10).await;
+    sees(hq, "避難者 35人", 10).await;
+    let same = hq
+        .execute("return window.__sameDocument === true;", vec![])
+        .await
+        .expect("check");
+    assert_eq!(same, serde_json::json!(true), "the board was not reloaded");
+    let stored =
+        w.t.app
+            .store
+            .reports(room, None, 10)
+            .await
+            .expect("reports");
+    assert_eq!(stored.len(), 1, "sent once");
+    assert_eq!(stored[0].evacuees, Some(35));
+    assert!(
+        (stored[0].received_at - stored[0].observed_at).abs() < 60_000,
+        "observed when 送信 was pressed"
+    );
+    field_chrome.stop().await;
+    hq_chrome.stop().await;
+    server.stop().await;
+}
