@@ -37,6 +37,7 @@ CREATE TABLE shelters (
     updated_at    BIGINT NOT NULL
 );
 CREATE INDEX shelters_org ON shelters(org_id, name);
+CREATE INDEX shelters_incident ON shelters(incident_id);
 
 -- Every key a shelter is known by in its organisation (共通ID, ID, name + address), so a
 -- re-import, the other GSI list or a status snapshot finds the same place.

@@ -65,6 +65,22 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         step_seconds: u64,
     },
+    /// Shelter board: page time with many shelters and reports, a report reaching many live
+    /// boards, and the import of a large registry file.
+    Board {
+        #[arg(long, default_value_t = 500)]
+        shelters: usize,
+        #[arg(long, default_value_t = 20000)]
+        reports: usize,
+        #[arg(long, default_value_t = 200)]
+        boards: usize,
+        #[arg(long, default_value_t = 50)]
+        live_reports: usize,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        #[arg(long, default_value_t = 5000)]
+        import_rows: usize,
+    },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -492,6 +508,280 @@ async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+struct BoardArgs {
+    shelters: usize,
+    reports: usize,
+    boards: usize,
+    live_reports: usize,
+    requests: usize,
+    import_rows: usize,
+}
+
+/// A standard open-data CSV (newer column set) of `n` made-up shelters of one municipality.
+fn registry_csv(n: usize, prefix: &str) -> String {
+    let mut out = String::from(
+        "ID,名称,名称_カナ,所在地_連結表記,緯度,経度,災害種別_洪水,災害種別_地震,災害種別_津波,指定避難所との重複,想定収容人数,備考\r\n",
+    );
+    for i in 0..n {
+        out.push_str(&format!(
+            "{prefix}{i:06},{prefix}地区 第{i}避難所,ダイ{i}ヒナンジョ,\"三重県鳥羽市鳥羽{}丁目{}\",{:.6},{:.6},1,1,{},1,{}人,\"訓練用, 番号{i}\"\r\n",
+            i / 100 + 1,
+            i % 100 + 1,
+            34.3 + (i as f64) * 0.0001,
+            136.8 + (i as f64) * 0.0001,
+            if i % 3 == 0 { "1" } else { "" },
+            50 + i % 400
+        ));
+    }
+    out
+}
+
+async fn bench_board(a: BoardArgs, pg: Option<&str>) -> anyhow::Result<()> {
+    use sonae::import::snapshot::Observation;
+    use sonae::import::{SnapshotRow, parse_shelters, read_table};
+    use sonae::store::NewIncident;
+    let b = Arc::new(setup(a.boards + 1, pg, 1).await?);
+    let db = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let store = &b.app.store;
+    let org = store.user(b.ids[0]).await?.org_id;
+    let now = millis(SystemClock.now());
+
+    // Import: a large registry file, parsed and stored as an import does.
+    let csv = registry_csv(a.import_rows, "IMP");
+    let t0 = Instant::now();
+    let table = read_table(&csv).map_err(|p| anyhow::anyhow!(p.key))?;
+    let rows: Vec<_> = parse_shelters(&table)
+        .map_err(|p| anyhow::anyhow!(p.key))?
+        .rows
+        .into_iter()
+        .flatten()
+        .collect();
+    let parsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let imported_org = store
+        .create_org(
+            NewOrg {
+                slug: v(OrgSlug::parse("import-bench"))?,
+                name: v(DisplayName::parse("取込計測市"))?,
+                kind: OrgKind::Municipality,
+                lg_code: None,
+            },
+            now,
+            audit(now),
+        )
+        .await?;
+    let outcome = store
+        .import_shelters(imported_org.id, rows, now, audit(now))
+        .await?;
+    let import_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "import of a {}-row registry CSV ({db}): parse {parsed_ms:.0} ms, parse + store {import_ms:.0} ms ({} added)",
+        a.import_rows, outcome.added
+    );
+    let t1 = Instant::now();
+    let table = read_table(&csv).map_err(|p| anyhow::anyhow!(p.key))?;
+    let rows: Vec<_> = parse_shelters(&table)
+        .map_err(|p| anyhow::anyhow!(p.key))?
+        .rows
+        .into_iter()
+        .flatten()
+        .collect();
+    let again = store
+        .import_shelters(imported_org.id, rows, now, audit(now))
+        .await?;
+    println!(
+        "  the same file again: {:.0} ms ({} unchanged)",
+        t1.elapsed().as_secs_f64() * 1000.0,
+        again.unchanged
+    );
+
+    // The incident: its board has `shelters` shelters and `reports` reports.
+    let table = read_table(&registry_csv(a.shelters, "B")).map_err(|p| anyhow::anyhow!(p.key))?;
+    let rows: Vec<_> = parse_shelters(&table)
+        .map_err(|p| anyhow::anyhow!(p.key))?
+        .rows
+        .into_iter()
+        .flatten()
+        .collect();
+    store
+        .import_shelters(org, rows.clone(), now, audit(now))
+        .await?;
+    let started = now - 3 * 24 * 3_600_000;
+    let room = store
+        .open_incident(
+            NewIncident {
+                name: v(RoomName::parse("計測用の災害"))?,
+                kind: IncidentKind::StormFlood,
+                level: v(IncidentLevel::new(4))?,
+                opened_at: started,
+                opener: b.ids[0],
+                orgs: vec![org],
+            },
+            Idem {
+                user_id: b.ids[0],
+                key: v(IdemKey::parse("bench-incident-1"))?,
+            },
+            now,
+            audit(now),
+        )
+        .await?
+        .value;
+    let per = a.reports.div_ceil(a.shelters.max(1));
+    let t2 = Instant::now();
+    let mut snapshot: Vec<SnapshotRow> = Vec::with_capacity(rows.len());
+    for shelter in rows {
+        let mut observations = Vec::with_capacity(per);
+        for k in 0..per {
+            observations.push(Observation {
+                observed_at: started + (k as i64) * 600_000,
+                status: ShelterStatus::Open,
+                headcount: v(Headcount::new(Some(10 + k as i64), Some(4)))?,
+            });
+        }
+        snapshot.push(SnapshotRow {
+            shelter,
+            observations,
+        });
+    }
+    let stored = store
+        .import_snapshot(room, org, snapshot, b.ids[0], now, audit(now))
+        .await?;
+    println!(
+        "board: {} shelters, {} reports stored in {:.1} s",
+        a.shelters,
+        stored.reports,
+        t2.elapsed().as_secs_f64()
+    );
+
+    let t3 = Instant::now();
+    for _ in 0..20 {
+        store.board(room).await?;
+    }
+    println!(
+        "  the board query alone: {:.2} ms",
+        t3.elapsed().as_secs_f64() * 1000.0 / 20.0
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/incidents/{room}/board", b.base(0));
+    let cookie = format!("sonae_session={}", b.tokens[0]);
+    let mut lat = Vec::with_capacity(a.requests);
+    for _ in 0..a.requests {
+        let t = Instant::now();
+        let res = client.get(&url).header("cookie", &cookie).send().await?;
+        let ok = res.status().is_success();
+        let _ = res.bytes().await?;
+        if ok {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "  board page ({db}), {} sequential requests: p50 {:.2} ms  p99 {:.2} ms  ({} ok)",
+        a.requests,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.len()
+    );
+
+    // Live: `boards` subscribers; reports posted over HTTP; time until each board has it.
+    let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let sub_client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    for i in 1..=a.boards {
+        let url = format!("{}/events", b.base(i));
+        let cookie = format!("sonae_session={}", b.tokens[i]);
+        let (tx, ready, client) = (tx.clone(), ready_tx.clone(), sub_client.clone());
+        tokio::spawn(async move {
+            let Ok(res) = client.get(url).header("cookie", cookie).send().await else {
+                return;
+            };
+            let _ = ready.send(());
+            let mut s = res.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = s.next().await {
+                let at = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    if let Some(p) = block.find("bench-report-") {
+                        let tag: String = block[p..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        let _ = tx.send((tag, at));
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    for _ in 0..a.boards {
+        if tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
+            .await
+            .is_err()
+        {
+            anyhow::bail!("boards did not connect in time");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let board = store.board(room).await?;
+    let collector = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(Some(x)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            got.push(x);
+        }
+        got
+    });
+    for k in 0..a.live_reports {
+        let tag = format!("bench-report-{k}");
+        let shelter = board[k % board.len()].shelter.id.to_string();
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("lock"))?
+            .insert(tag.clone(), Instant::now());
+        let res = client
+            .post(format!("{}/incidents/{room}/reports", b.base(0)))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .form(&[
+                ("csrf", "csrf0".to_string()),
+                ("idem", uuid::Uuid::new_v4().simple().to_string()),
+                ("shelter", shelter),
+                ("status", "open".into()),
+                ("evacuees", (100 + k).to_string()),
+                ("note", tag.clone()),
+            ])
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            eprintln!("  report {k} failed: {}", res.status());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = collector.await?;
+    let sent = sent.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    let mut lat: Vec<f64> = got
+        .iter()
+        .filter_map(|(tag, at)| {
+            sent.get(tag)
+                .map(|s0| at.duration_since(*s0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "  a report reaching {} live boards ({db}): {} of {} deliveries, p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        a.boards,
+        lat.len(),
+        a.boards * a.live_reports,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    b.finish().await;
+    Ok(())
+}
+
 #[derive(Default)]
 struct Window {
     requests: u64,
@@ -714,6 +1004,27 @@ async fn main() -> anyhow::Result<()> {
             step,
             step_seconds,
         } => bench_users(max, step, step_seconds, cli.postgres.as_deref()).await,
+        Cmd::Board {
+            shelters,
+            reports,
+            boards,
+            live_reports,
+            requests,
+            import_rows,
+        } => {
+            bench_board(
+                BoardArgs {
+                    shelters,
+                    reports,
+                    boards,
+                    live_reports,
+                    requests,
+                    import_rows,
+                },
+                cli.postgres.as_deref(),
+            )
+            .await
+        }
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
         }
