@@ -140,7 +140,8 @@ pub struct BoardQuery {
     pub org: Option<String>,
     /// A status word, or `unreported`.
     pub status: Option<String>,
-    /// `org` (default), `name`, `evacuees`, `fill`, `reported`, `status`.
+    /// `status` (default: full, open, not open, closed, unreported; each by organisation and
+    /// name), `org`, `name`, `evacuees`, `fill`, `reported`.
     pub sort: Option<String>,
 }
 
@@ -428,13 +429,18 @@ impl App {
             })
             .collect();
         let evacuees = |l: &BoardLine| l.row.latest.as_ref().and_then(|r| r.evacuees);
-        match q.sort.as_deref().unwrap_or("org") {
+        match q
+            .sort
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("status")
+        {
             "name" => lines.sort_by(|a, b| a.row.shelter.kana.cmp(&b.row.shelter.kana)),
             "evacuees" => lines.sort_by_key(|l| std::cmp::Reverse(evacuees(l))),
             "fill" => lines.sort_by_key(|l| std::cmp::Reverse(l.fill_percent)),
             "reported" => lines.sort_by_key(|l| l.row.latest.as_ref().map(|r| r.observed_at)),
             "status" => lines.sort_by_key(|l| {
-                l.row.latest.as_ref().map(|r| match r.status {
+                l.row.latest.as_ref().map_or(9, |r| match r.status {
                     ShelterStatus::Full => 0,
                     ShelterStatus::Open => 1,
                     ShelterStatus::NotOpen => 2,

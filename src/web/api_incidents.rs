@@ -653,7 +653,7 @@ pub struct BoardParams {
     /// not_open, open, full, closed or unreported.
     #[param(max_length = 20)]
     pub status: Option<String>,
-    /// org (default), name, evacuees, fill, reported, status.
+    /// status (default), org, name, evacuees, fill, reported.
     #[param(max_length = 20)]
     pub sort: Option<String>,
 }

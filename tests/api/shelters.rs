@@ -478,6 +478,7 @@ async fn reports_build_the_board_and_bad_reports_are_refused() {
     let home = pref.get("/").await;
     assert!(home.body.contains("台風第10号"));
 
+    field.say(&room, "避難所の巡回を開始します").await;
     // Closing: managers only; afterwards reports are refused and the board stays readable.
     let r = field.post(&format!("/incidents/{room}/close"), &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -487,6 +488,21 @@ async fn reports_build_the_board_and_bad_reports_are_refused() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     let r = field.get(&format!("/incidents/{room}/board")).await;
     assert!(r.body.contains("終了"));
+    let r = field
+        .post_json(
+            &format!("/rooms/{room}/messages"),
+            &[("body", "追記"), ("idem", "closed-room-post-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "read-only after closing");
+    let found = field
+        .get(&format!("/search?q={}", urlencoding::encode("巡回")))
+        .await;
+    assert!(
+        found.body.contains("<mark>巡回</mark>を開始します"),
+        "still searchable: {}",
+        found.body
+    );
 }
 
 #[tokio::test]
