@@ -683,6 +683,27 @@ async fn incident(
             Some(8),
         ),
     ];
+    let mut plan = plan;
+    plan.sort_by_key(|p| p.2);
+    store
+        .post_message(
+            NewMessage {
+                room_id: room,
+                author_id: pref_info.id,
+                body: v(MessageBody::parse(
+                    "台風第24号の接近に伴い、災害対策本部を設置しました。避難所の開設・閉鎖と避難者数は、各市の担当者が「避難所ボード」から報告してください。",
+                ))?,
+                reply_to: None,
+                mentions: Vec::new(),
+            },
+            Idem {
+                user_id: pref_info.id,
+                key: v(IdemKey::parse(&format!("demo-incident-post-{}", uuid::Uuid::new_v4().simple())))?,
+            },
+            opened_at + 60_000,
+            sys("message.post", opened_at),
+        )
+        .await?;
     for (name, who, hours, status, evacuees, households) in plan {
         let Some(shelter) = pick(name) else { continue };
         let observed = opened_at + hours * 3_600_000;
