@@ -68,12 +68,22 @@ CREATE TABLE shelter_reports (
 CREATE INDEX shelter_reports_incident ON shelter_reports(incident_id, pos);
 CREATE INDEX shelter_reports_shelter ON shelter_reports(incident_id, shelter_id, observed_at);
 
--- The newest observation of each shelter in each incident (by observation time, not arrival).
+-- The newest observation of each shelter in each incident (by observation time, not arrival),
+-- with the report's facts copied, so the board reads one row per shelter and never the reports.
 CREATE TABLE shelter_latest (
     incident_id TEXT NOT NULL REFERENCES incidents(room_id),
     shelter_id  TEXT NOT NULL REFERENCES shelters(id),
     report_id   TEXT NOT NULL REFERENCES shelter_reports(id),
     observed_at BIGINT NOT NULL,
+    status      TEXT NOT NULL,
+    evacuees    BIGINT,
+    households  BIGINT,
+    needs       TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    reporter_id TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    pos         BIGINT NOT NULL,
     PRIMARY KEY (incident_id, shelter_id)
 );
 

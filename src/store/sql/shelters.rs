@@ -102,15 +102,74 @@ fn report_row(row: &AnyRow) -> StoreResult<Option<ShelterReport>> {
     }))
 }
 
-/// The board's columns as JSON object members (the same names on both backends).
-const BOARD_JSON: &str = "'id', s.id, 'org_id', s.org_id, 'org_name', so.name, 'incident_id', s.incident_id, \
-    'name', s.name, 'kana', s.kana, 'address', s.address, 'lat', s.lat_e7, 'lon', s.lon_e7, \
-    'designation', s.designation, 'hazards', s.hazards, 'capacity', s.capacity, 'capacity_text', s.capacity_text, \
-    'local_id', s.local_id, 'common_id', s.common_id, 'phone', s.phone, 'note', s.note, 'updated_at', s.updated_at, \
-    'r_id', r.id, 'r_status', r.status, 'r_evacuees', r.evacuees, 'r_households', r.households, \
-    'r_needs', r.needs, 'r_note', r.note, 'r_observed', r.observed_at, 'r_received', r.received_at, \
-    'r_reporter', r.reporter_id, 'r_reporter_name', ru.display_name, 'r_reporter_org', ro.name, \
-    'r_source', r.source, 'r_pos', r.pos";
+/// The board's columns: JSON member name and expression (the names of [`BoardJson`]).
+const BOARD_COLS: [(&str, &str); 31] = [
+    ("id", "s.id"),
+    ("org_id", "s.org_id"),
+    ("org_name", "so.name"),
+    ("incident_id", "s.incident_id"),
+    ("name", "s.name"),
+    ("kana", "s.kana"),
+    ("address", "s.address"),
+    ("lat", "s.lat_e7"),
+    ("lon", "s.lon_e7"),
+    ("designation", "s.designation"),
+    ("hazards", "s.hazards"),
+    ("capacity", "s.capacity"),
+    ("capacity_text", "s.capacity_text"),
+    ("local_id", "s.local_id"),
+    ("common_id", "s.common_id"),
+    ("phone", "s.phone"),
+    ("note", "s.note"),
+    ("updated_at", "s.updated_at"),
+    ("r_id", "l.report_id"),
+    ("r_status", "l.status"),
+    ("r_evacuees", "l.evacuees"),
+    ("r_households", "l.households"),
+    ("r_needs", "l.needs"),
+    ("r_note", "l.note"),
+    ("r_observed", "l.observed_at"),
+    ("r_received", "l.received_at"),
+    ("r_reporter", "l.reporter_id"),
+    ("r_reporter_name", "ru.display_name"),
+    ("r_reporter_org", "ro.name"),
+    ("r_source", "l.source"),
+    ("r_pos", "l.pos"),
+];
+
+/// The board query: its rows as one JSON array (in no particular order; sorted in Rust).
+fn board_sql(backend: Backend) -> String {
+    let cols: Vec<String> = BOARD_COLS
+        .iter()
+        .map(|(name, expr)| format!("{expr} AS {name}"))
+        .collect();
+    let inner = format!(
+        "WITH ids AS (\
+           SELECT s.id FROM room_orgs ro JOIN shelters s ON s.org_id = ro.org_id \
+             WHERE ro.room_id = $1 AND s.incident_id IS NULL \
+           UNION SELECT id FROM shelters WHERE incident_id = $2 \
+           UNION SELECT shelter_id FROM shelter_latest WHERE incident_id = $3) \
+         SELECT {} FROM ids JOIN shelters s ON s.id = ids.id \
+         JOIN orgs so ON so.id = s.org_id \
+         LEFT JOIN shelter_latest l ON l.incident_id = $4 AND l.shelter_id = s.id \
+         LEFT JOIN users ru ON ru.id = l.reporter_id LEFT JOIN orgs ro ON ro.id = ru.org_id",
+        cols.join(", ")
+    );
+    match backend {
+        // A whole row to JSON at once is much cheaper on PostgreSQL than building objects.
+        Backend::Postgres => format!("SELECT COALESCE(json_agg(t)::text, '[]') FROM ({inner}) t"),
+        Backend::Sqlite => {
+            let members: Vec<String> = BOARD_COLS
+                .iter()
+                .map(|(name, _)| format!("'{name}', t.{name}"))
+                .collect();
+            format!(
+                "SELECT COALESCE(json_group_array(json_object({})), '[]') FROM ({inner}) t",
+                members.join(", ")
+            )
+        }
+    }
+}
 
 /// One board row as the database writes it in JSON.
 #[derive(serde::Deserialize)]
@@ -240,14 +299,27 @@ async fn insert_report(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO shelter_latest (incident_id, shelter_id, report_id, observed_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (incident_id, shelter_id) DO UPDATE SET report_id = excluded.report_id, observed_at = excluded.observed_at \
-         WHERE shelter_latest.observed_at <= excluded.observed_at",
+        "INSERT INTO shelter_latest (incident_id, shelter_id, report_id, observed_at, status, evacuees, households, \
+         needs, note, received_at, reporter_id, source, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (incident_id, shelter_id) DO UPDATE SET report_id = excluded.report_id, \
+         observed_at = excluded.observed_at, status = excluded.status, evacuees = excluded.evacuees, \
+         households = excluded.households, needs = excluded.needs, note = excluded.note, \
+         received_at = excluded.received_at, reporter_id = excluded.reporter_id, source = excluded.source, \
+         pos = excluded.pos WHERE shelter_latest.observed_at <= excluded.observed_at",
     )
     .bind(r.incident.to_string())
     .bind(r.shelter.to_string())
     .bind(rid.to_string())
     .bind(r.observed_at)
+    .bind(r.status.as_str())
+    .bind(r.headcount.evacuees)
+    .bind(r.headcount.households)
+    .bind(&r.needs)
+    .bind(&r.note)
+    .bind(now)
+    .bind(r.reporter.to_string())
+    .bind(source)
+    .bind(pos)
     .execute(&mut **tx)
     .await?;
     Ok(rid)
@@ -540,10 +612,10 @@ impl IncidentStore for SqlStore {
     ) -> StoreResult<Vec<IncidentSummary>> {
         let rows = sqlx::query(&format!(
             "SELECT {INCIDENT_COLS}, CASE WHEN rm.user_id IS NULL THEN 0 ELSE 1 END AS member, \
-             (SELECT COUNT(*) FROM shelter_latest l JOIN shelter_reports r ON r.id = l.report_id \
-               WHERE l.incident_id = i.room_id AND r.status IN ('open', 'full')) AS open_shelters, \
-             (SELECT CAST(COALESCE(SUM(r.evacuees), 0) AS BIGINT) FROM shelter_latest l JOIN shelter_reports r ON r.id = l.report_id \
-               WHERE l.incident_id = i.room_id AND r.status IN ('open', 'full')) AS evacuees \
+             (SELECT COUNT(*) FROM shelter_latest l \
+               WHERE l.incident_id = i.room_id AND l.status IN ('open', 'full')) AS open_shelters, \
+             (SELECT CAST(COALESCE(SUM(l.evacuees), 0) AS BIGINT) FROM shelter_latest l \
+               WHERE l.incident_id = i.room_id AND l.status IN ('open', 'full')) AS evacuees \
              FROM incidents i LEFT JOIN users iu ON iu.id = i.opened_by \
              LEFT JOIN room_members rm ON rm.room_id = i.room_id AND rm.user_id = $1 \
              WHERE ($2 = 1 OR rm.user_id IS NOT NULL) \
@@ -856,22 +928,7 @@ impl IncidentStore for SqlStore {
         // The incident's shelters from three indexed sources, then one join for their rows,
         // returned as one JSON document: converting hundreds of rows value by value through the
         // `Any` driver cost more than the query itself.
-        let (agg, obj, close) = match self.backend {
-            Backend::Sqlite => ("json_group_array", "json_object", ""),
-            Backend::Postgres => ("json_agg", "json_build_object", "::text"),
-        };
-        let sql = format!(
-            "WITH ids AS (\
-               SELECT s.id FROM room_orgs ro JOIN shelters s ON s.org_id = ro.org_id \
-                 WHERE ro.room_id = $1 AND s.incident_id IS NULL \
-               UNION SELECT id FROM shelters WHERE incident_id = $2 \
-               UNION SELECT shelter_id FROM shelter_latest WHERE incident_id = $3) \
-             SELECT COALESCE({agg}({obj}({BOARD_JSON}) ORDER BY so.name, s.name, s.id){close}, '[]') \
-             FROM ids JOIN shelters s ON s.id = ids.id \
-             JOIN orgs so ON so.id = s.org_id \
-             LEFT JOIN shelter_latest l ON l.incident_id = $4 AND l.shelter_id = s.id \
-             LEFT JOIN shelter_reports r ON r.id = l.report_id {REPORT_JOINS}"
-        );
+        let sql = board_sql(self.backend);
         let json: String = sqlx::query_scalar(&sql)
             .bind(incident.to_string())
             .bind(incident.to_string())
@@ -879,8 +936,10 @@ impl IncidentStore for SqlStore {
             .bind(incident.to_string())
             .fetch_one(&self.reader)
             .await?;
-        let rows: Vec<BoardJson> = serde_json::from_str(&json)
+        let mut rows: Vec<BoardJson> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("board rows: {e}")))?;
+        // By organisation and name, in code-point order on both backends.
+        rows.sort_by(|a, b| (&a.org_name, &a.name, &a.id).cmp(&(&b.org_name, &b.name, &b.id)));
         rows.into_iter().map(|r| r.into_row(incident)).collect()
     }
 
