@@ -382,14 +382,36 @@ impl App {
         Ok(())
     }
 
+    /// The board's rows, read again only when its version changed. When a report arrives, every
+    /// open board asks at once: one of them reads the rows, the others get the same copy. The
+    /// version is read before the rows, so a copy is never labelled newer than it is.
+    async fn board_rows(&self, room: RoomId) -> AppResult<Arc<Vec<BoardRow>>> {
+        let version = self.store.board_version(room).await?;
+        if let Ok(cache) = self.boards.lock() {
+            if let Some((v, rows)) = cache.get(&room) {
+                if *v == version {
+                    return Ok(rows.clone());
+                }
+            }
+        }
+        let rows = Arc::new(self.store.board(room).await?);
+        if let Ok(mut cache) = self.boards.lock() {
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(room, (version, rows.clone()));
+        }
+        Ok(rows)
+    }
+
     /// The shelter board, filtered and sorted.
     pub async fn board(&self, actor: &Actor, room: RoomId, q: &BoardQuery) -> AppResult<Board> {
         let (incident, access) = self.incident(actor, room).await?;
-        let rows = self.store.board(room).await?;
+        let rows = self.board_rows(room).await?;
         let now = self.now();
         let stale_ms = self.config.stale_after.whole_milliseconds() as i64;
         let mut orgs: Vec<(OrgId, String)> = Vec::new();
-        for r in &rows {
+        for r in rows.iter() {
             if !orgs.iter().any(|(id, _)| *id == r.shelter.org_id) {
                 orgs.push((r.shelter.org_id, r.shelter.org_name.clone()));
             }
@@ -402,13 +424,14 @@ impl App {
             }
         }
         let mut lines: Vec<BoardLine> = rows
-            .into_iter()
+            .iter()
             .filter(|r| org_filter.is_none_or(|o| r.shelter.org_id.to_string() == o))
             .filter(|r| match status_filter {
                 None => true,
                 Some("unreported") => r.latest.is_none(),
                 Some(s) => r.latest.as_ref().is_some_and(|l| l.status.as_str() == s),
             })
+            .cloned()
             .map(|row| {
                 let stale_hours = row.latest.as_ref().and_then(|l| {
                     (l.status.is_open() && now - l.observed_at > stale_ms)

@@ -32,7 +32,13 @@ pub struct App {
     cpu: Arc<Semaphore>,
     /// The SMTP relay, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Shelter boards as last read, with the version they were read at (see `board_rows`).
+    boards: Arc<std::sync::Mutex<BoardCache>>,
 }
+
+/// Shelter board rows by incident, each with the store's board version when it was read.
+type BoardCache =
+    std::collections::HashMap<RoomId, ((i64, i64, i64), Arc<Vec<crate::store::BoardRow>>)>;
 
 /// Who is acting, from where.
 #[derive(Debug, Clone)]
@@ -52,6 +58,7 @@ impl App {
             config: Arc::new(config),
             cpu: Arc::new(Semaphore::new(2)),
             mailer: None,
+            boards: Arc::default(),
         }
     }
 

@@ -222,6 +222,9 @@ pub trait IncidentStore {
     /// The board: every shelter of the incident's organisations, its ad hoc shelters and any
     /// shelter reported in it, each with its newest observation.
     async fn board(&self, incident: RoomId) -> StoreResult<Vec<BoardRow>>;
+    /// A value that changes whenever the board of the incident may have changed (a timeline
+    /// entry of its room, a shelter of its organisations or of itself added or changed).
+    async fn board_version(&self, incident: RoomId) -> StoreResult<(i64, i64, i64)>;
     /// Reports of an incident (of one shelter when given), newest observation first.
     async fn reports(
         &self,

@@ -1146,3 +1146,51 @@ async fn the_command_line_imports_a_registry() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation"));
 }
+
+#[tokio::test]
+async fn the_board_shows_registry_changes_made_after_it_was_read() {
+    let w = World::new().await;
+    let mut admin = w.t.login("toba.admin").await;
+    let base = format!("/orgs/{}/shelters", w.toba.id);
+    let add = |name: &'static str| [("name", name), ("address", "鳥羽市")];
+    assert_eq!(
+        admin.post(&base, &add("第一集会所")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let room = open_incident(&mut admin, "高波", &[], "").await;
+    let board = format!("/incidents/{room}/board");
+    assert!(admin.get(&board).await.body.contains("第一集会所"));
+    // A shelter added and one renamed after the board was read: both show at once.
+    assert_eq!(
+        admin.post(&base, &add("第二集会所")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let first = registry(&w, &w.toba)
+        .await
+        .into_iter()
+        .find(|s| s.name == "第一集会所")
+        .expect("first");
+    let r = admin
+        .post(
+            &format!("{base}/{}", first.id),
+            &[("name", "第一集会所（改称）"), ("address", "鳥羽市")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = admin.get(&board).await;
+    assert!(page.body.contains("第二集会所"), "added");
+    assert!(page.body.contains("第一集会所（改称）"), "renamed");
+    // And a report after that, too.
+    let r = report(
+        &mut admin,
+        &room,
+        &first.id.to_string(),
+        "full",
+        "80",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(admin.get(&board).await.body.contains("満員"));
+}

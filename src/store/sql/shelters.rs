@@ -943,6 +943,27 @@ impl IncidentStore for SqlStore {
         rows.into_iter().map(|r| r.into_row(incident)).collect()
     }
 
+    async fn board_version(&self, incident: RoomId) -> StoreResult<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(MAX(pos), 0) FROM entries WHERE room_id = $1) AS pos, \
+             (SELECT CAST(COALESCE(SUM(s.updated_at), 0) AS BIGINT) FROM room_orgs ro \
+               JOIN shelters s ON s.org_id = ro.org_id WHERE ro.room_id = $2) AS registry, \
+             (SELECT COUNT(*) FROM room_orgs ro JOIN shelters s ON s.org_id = ro.org_id WHERE ro.room_id = $3) \
+             + (SELECT COUNT(*) FROM shelters WHERE incident_id = $4) AS shelters",
+        )
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .bind(incident.to_string())
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((
+            row.try_get("pos")?,
+            row.try_get("registry")?,
+            row.try_get("shelters")?,
+        ))
+    }
+
     async fn reports(
         &self,
         incident: RoomId,
