@@ -177,6 +177,31 @@ mod real_files {
     }
 
     #[test]
+    fn the_gsi_list_as_csv_reads_like_the_geojson() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/shelters/gsi_emergency_242110.json");
+        let json = read_table(&decode_text(&std::fs::read(path).unwrap()).unwrap()).unwrap();
+        // The GSI also publishes the list as CSV: the same columns, coordinates as 緯度/経度.
+        let mut out = Vec::new();
+        {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(&json.headers).unwrap();
+            for r in &json.rows {
+                w.write_record(&r.cells).unwrap();
+            }
+        }
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(std::str::from_utf8(&out).unwrap());
+        let csv_table = read_table(&decode_text(&bytes).unwrap()).unwrap();
+        let from_csv = parse_shelters(&csv_table).unwrap();
+        let from_json = parse_shelters(&json).unwrap();
+        assert_eq!(from_csv.rows.len(), 126);
+        for (a, b) in from_csv.rows.iter().zip(&from_json.rows) {
+            let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+            assert!(shelters::same_facts(a, b), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
     fn nanao_snapshots() {
         for (file, n) in [
             ("open_shelter_Nanao-shi_2024-01-14-1800.csv", 28),
