@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod import;
 pub mod live;
 pub mod mail;
+pub mod media;
 pub mod server;
 pub mod store;
 pub mod web;

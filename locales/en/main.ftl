@@ -413,3 +413,11 @@ ui-local-id = ID (municipal number)
 ui-common-id = Common ID (共通ID)
 ui-edit-named = Edit { $name }
 ui-inbox-incident = An incident response has started
+
+## Photos: errors
+err-photo-empty = The file is empty.
+err-photo-too-large = The photo file is too large (at most 40 MB).
+err-photo-type = This is not a JPEG, PNG or WebP picture.
+err-photo-heic = HEIC photos cannot be read by this server. Set the camera to "Most Compatible" or send a JPEG.
+err-photo-pixels = The picture has too many pixels (at most 60 megapixels, 16,384 on a side).
+err-photo-broken = The picture is damaged or arrived incomplete. Please send it again.

@@ -410,3 +410,11 @@ ui-local-id = ID（自治体の番号）
 ui-common-id = 共通ID
 ui-edit-named = { $name }を編集
 ui-inbox-incident = 災害対応が始まりました
+
+## Photos: errors
+err-photo-empty = ファイルが空です。
+err-photo-too-large = 写真のファイルが大きすぎます（40 MBまで）。
+err-photo-type = JPEG・PNG・WebP の写真ではありません。
+err-photo-heic = HEIC形式の写真はこのサーバーでは読めません。端末のカメラ設定を「互換性優先」にするか、JPEGで送ってください。
+err-photo-pixels = 画素数が多すぎます（6,000万画素、一辺16,384画素まで）。
+err-photo-broken = 写真が壊れているか、途中までしか届いていません。もう一度送ってください。

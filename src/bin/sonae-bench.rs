@@ -81,6 +81,11 @@ enum Cmd {
         #[arg(long, default_value_t = 5000)]
         import_rows: usize,
     },
+    /// Photo pipeline: a 12-megapixel JPEG to display image and thumbnail, on one core.
+    Photo {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -505,6 +510,66 @@ async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
         pct(&lat, 1.0)
     );
     b.finish().await;
+    Ok(())
+}
+
+/// A 4000×3000 JPEG of about 4 MB at quality 90: gradients with fine noise, like a photo.
+fn camera_jpeg() -> anyhow::Result<Vec<u8>> {
+    let (w, h) = (4000u32, 3000u32);
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    let mut seed = 0x2545_f491_u32;
+    for y in 0..h {
+        for x in 0..w {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let noise = seed % 22;
+            rgb.push(((x * 255 / w + noise) % 256) as u8);
+            rgb.push(((y * 255 / h + noise / 2) % 256) as u8);
+            rgb.push((((x + y) * 255 / (w + h) + noise) % 256) as u8);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90).encode(
+        &rgb,
+        w as u16,
+        h as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )?;
+    Ok(out)
+}
+
+fn bench_photo(runs: usize) -> anyhow::Result<()> {
+    let jpeg = camera_jpeg()?;
+    println!(
+        "photo pipeline: a 4000×3000 JPEG of {:.1} MB to a {}-px display image and a {}-px thumbnail, one thread",
+        jpeg.len() as f64 / 1_048_576.0,
+        sonae::media::DISPLAY_EDGE,
+        sonae::media::THUMB_EDGE
+    );
+    let mut lat = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let p = sonae::media::process(&jpeg, &sonae::media::Limits::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(p.display.width == 1600 && p.thumb.width == 320, "sizes");
+    }
+    let t = Instant::now();
+    for _ in 0..5 {
+        image::load_from_memory(&jpeg)?;
+    }
+    println!(
+        "  (decoding alone: {:.1} ms)",
+        t.elapsed().as_secs_f64() * 1000.0 / 5.0
+    );
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "  ms: p50 {:.1}  p90 {:.1}  max {:.1}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.9),
+        pct(&lat, 1.0)
+    );
     Ok(())
 }
 
@@ -1064,6 +1129,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Cmd::Photo { runs } => bench_photo(runs),
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
         }
