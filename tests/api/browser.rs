@@ -481,3 +481,80 @@ async fn a_field_report_on_a_tablet_updates_the_hq_board_without_a_reload() {
     hq_chrome.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_report_made_without_signal_is_kept_and_sent_once_when_the_server_returns() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut admin = w.t.login("toba.admin").await;
+    crate::shelters::import(
+        &mut admin,
+        &w.toba.id.to_string(),
+        "gsi_evacuation_242110.json",
+        &crate::shelters::fixture("gsi_evacuation_242110.json"),
+    )
+    .await;
+    let room = crate::shelters::open_incident(&mut admin, "圏外試験", &[], "").await;
+    let shelter = w.t.app.store.shelters(w.toba.id).await.expect("shelters")[0].clone();
+    let b = &chrome.b;
+    b.set_window_size(1024, 768).await.expect("tablet size");
+    login(b, &server.base, "toba.info").await;
+    let url = format!("{}/incidents/{room}/shelters/{}", server.base, shelter.id);
+    b.goto(&url).await.expect("report page");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.goto(&url).await.expect("report page again");
+    sees(b, "まだ報告はありません", 10).await;
+    // No signal: the report waits on the tablet, through a reload too.
+    server.stop().await;
+    b.find(Locator::XPath("//label[normalize-space()='満員']"))
+        .await
+        .expect("status")
+        .click()
+        .await
+        .expect("choose full");
+    field(b, "避難者数")
+        .await
+        .send_keys("140")
+        .await
+        .expect("type");
+    button(b, "送信").await.click().await.expect("send");
+    sees(b, "送信待ち 1件", 10).await;
+    b.refresh().await.expect("reload offline");
+    sees(b, "送信待ち 1件", 10).await;
+    // Back online a few seconds later (same database, same address): stored exactly once, with
+    // the time 送信 was pressed, not the time it arrived.
+    let pressed = w.t.app.now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let World { t, .. } = w;
+    let TestApp { dir, url: db, .. } = t;
+    let t2 = TestApp::open(dir, db, Config::default()).await;
+    let server2 = Server::start_at(&t2, &addr).await;
+    let mut stored = Vec::new();
+    for _ in 0..60 {
+        stored = t2.app.store.reports(room, None, 10).await.expect("reports");
+        if !stored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(stored.len(), 1, "sent after the outage");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = t2.app.store.reports(room, None, 10).await.expect("reports");
+    assert_eq!(stored.len(), 1, "exactly once");
+    assert_eq!(stored[0].evacuees, Some(140));
+    assert_eq!(stored[0].status, sonae::domain::ShelterStatus::Full);
+    assert!(
+        (stored[0].observed_at - pressed).abs() < 30_000,
+        "observed when 送信 was pressed, not when it arrived"
+    );
+    assert!(
+        stored[0].received_at - stored[0].observed_at >= 2_500,
+        "received after the outage, observed before it"
+    );
+    chrome.stop().await;
+    server2.stop().await;
+}
