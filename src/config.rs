@@ -112,6 +112,8 @@ pub struct Config {
     pub keepalive: std::time::Duration,
     /// An open shelter unreported for longer than this is stale.
     pub stale_after: time::Duration,
+    /// Where uploaded files live (`<data-dir>/files`).
+    pub files_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -132,6 +134,7 @@ impl Config {
                 .unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::minutes(args.stale_report_minutes.max(1)),
+            files_dir: std::path::PathBuf::from("data/files"),
         }
     }
 }
@@ -148,6 +151,7 @@ impl Default for Config {
             tz: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::hours(3),
+            files_dir: std::env::temp_dir().join("sonae-files"),
         }
     }
 }

@@ -245,6 +245,8 @@ pub struct Processed {
     pub kind: Kind,
     /// SHA-256 of the original bytes, hex.
     pub sha256: String,
+    /// Size of the original in bytes.
+    pub original_bytes: usize,
     /// Size of the original as stored (before orientation).
     pub width: u32,
     pub height: u32,
@@ -369,6 +371,7 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
     Ok(Processed {
         kind,
         sha256: hex::encode(Sha256::digest(bytes)),
+        original_bytes: bytes.len(),
         width: w,
         height: h,
         meta,

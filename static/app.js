@@ -85,9 +85,10 @@
     if (e.pos <= lastPos) return;
     lastPos = e.pos;
     if (boardEl && e.room_id === boardEl.dataset.incident && (e.kind === "shelter_report" || e.kind === "room_updated")) refreshBoard();
-    if (e.kind === "shelter_report") {
+    if (e.kind === "shelter_report" || e.kind === "photo") {
       const list = document.getElementById("messages");
-      if (currentRoom && e.room_id === currentRoom && list && e.html && !document.getElementById(`r-${e.report && e.report.id}`)) {
+      const id = e.kind === "photo" ? `p-${e.photo_id}` : `r-${e.report && e.report.id}`;
+      if (currentRoom && e.room_id === currentRoom && list && e.html && !document.getElementById(id)) {
         document.getElementById("no-messages")?.remove();
         list.appendChild(fromHtml(e.html));
       }

@@ -421,3 +421,17 @@ err-photo-type = This is not a JPEG, PNG or WebP picture.
 err-photo-heic = HEIC photos cannot be read by this server. Set the camera to "Most Compatible" or send a JPEG.
 err-photo-pixels = The picture has too many pixels (at most 60 megapixels, 16,384 on a side).
 err-photo-broken = The picture is damaged or arrived incomplete. Please send it again.
+
+## Photos
+ui-photos = Photos
+ui-photo = Photo
+ui-photos-n = { $n } photos
+ui-photo-files = Choose photos (several at once is fine)
+ui-photo-caption = Caption
+ui-photo-upload = Send the photos
+ui-photo-saved = Photo saved.
+ui-photo-already = This photo was already uploaded by
+ui-photo-taken = Taken
+ui-photo-sort-taken = By time taken
+ui-photo-sort-uploaded = By time uploaded
+ui-no-photos = No photos yet.

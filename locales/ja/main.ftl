@@ -418,3 +418,17 @@ err-photo-type = JPEG・PNG・WebP の写真ではありません。
 err-photo-heic = HEIC形式の写真はこのサーバーでは読めません。端末のカメラ設定を「互換性優先」にするか、JPEGで送ってください。
 err-photo-pixels = 画素数が多すぎます（6,000万画素、一辺16,384画素まで）。
 err-photo-broken = 写真が壊れているか、途中までしか届いていません。もう一度送ってください。
+
+## Photos
+ui-photos = 写真
+ui-photo = 写真
+ui-photos-n = 写真 { $n }枚
+ui-photo-files = 写真を選ぶ（複数可）
+ui-photo-caption = 説明
+ui-photo-upload = 写真を送る
+ui-photo-saved = 写真を保存しました。
+ui-photo-already = この写真は既に送られています:
+ui-photo-taken = 撮影
+ui-photo-sort-taken = 撮影日時順
+ui-photo-sort-uploaded = 送信日時順
+ui-no-photos = まだ写真はありません。

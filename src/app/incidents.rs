@@ -344,19 +344,32 @@ impl App {
         Ok(w)
     }
 
-    /// Closes an incident (its managers only); the room becomes read-only.
-    pub async fn close_incident(&self, actor: &Actor, room: RoomId) -> AppResult<()> {
+    /// The incident, for a write `action` that needs `allowed` access to it while it is open;
+    /// a refusal by rights is audited.
+    pub(super) async fn writable_incident(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        action: &str,
+        allowed: impl Fn(Access) -> bool,
+    ) -> AppResult<Incident> {
         let (incident, access) = self.incident(actor, room).await?;
-        let object = format!("room:{room}");
-        if !access.can_manage() {
+        if !allowed(access) {
             return Err(self
-                .refuse(actor, "incident.close", object, AppError::Forbidden)
+                .refuse(actor, action, format!("room:{room}"), AppError::Forbidden)
                 .await);
         }
         if incident.is_closed() {
             return Err(AppError::Conflict("err-incident-closed"));
         }
-        let audit = self.audit_for(actor, "incident.close", object);
+        Ok(incident)
+    }
+
+    /// Closes an incident (its managers only); the room becomes read-only.
+    pub async fn close_incident(&self, actor: &Actor, room: RoomId) -> AppResult<()> {
+        self.writable_incident(actor, room, "incident.close", Access::can_manage)
+            .await?;
+        let audit = self.audit_for(actor, "incident.close", format!("room:{room}"));
         self.store.close_incident(room, self.now(), audit).await?;
         self.live.ring();
         Ok(())

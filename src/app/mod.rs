@@ -4,11 +4,13 @@
 mod accounts;
 mod incidents;
 mod onboarding;
+mod photos;
 mod rooms;
 
 pub use accounts::*;
 pub use incidents::*;
 pub use onboarding::*;
+pub use photos::*;
 pub use rooms::*;
 
 use crate::clock::Clock;

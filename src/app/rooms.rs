@@ -28,6 +28,8 @@ pub struct RoomPage {
     pub incident: Option<crate::store::Incident>,
     /// Shelter reports among the messages shown (incident rooms).
     pub reports: Vec<crate::store::ShelterReport>,
+    /// Photos among the messages shown (incident rooms).
+    pub photos: Vec<crate::store::Photo>,
 }
 
 /// How a reconnecting stream resumes.
@@ -161,7 +163,7 @@ impl App {
                     .map(|m| m.display_name.clone())
             })
             .flatten();
-        let (incident, reports) = if room.kind == RoomKind::Incident {
+        let (incident, reports, photos) = if room.kind == RoomKind::Incident {
             let from = if older.is_some() {
                 messages.first().map(|m| m.pos).unwrap_or(0)
             } else {
@@ -171,9 +173,10 @@ impl App {
             (
                 Some(self.store.incident(room.id).await?),
                 self.store.reports_in_range(room.id, from, to, PAGE).await?,
+                self.store.photos_in_range(room.id, from, to, PAGE).await?,
             )
         } else {
-            (None, Vec::new())
+            (None, Vec::new(), Vec::new())
         };
         if let Some(last) = messages.last() {
             if before.is_none() {
@@ -192,6 +195,7 @@ impl App {
             peer_name,
             incident,
             reports,
+            photos,
         })
     }
 

@@ -55,4 +55,6 @@ id_type!(
     ShelterId,
     /// One as-of shelter report.
     ReportId,
+    /// A field photo.
+    PhotoId,
 );

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 19] = [
+pub const TABLES: [(&str, &str); 20] = [
     ("orgs", "id"),
     ("users", "id"),
     ("api_tokens", "id"),
@@ -23,6 +23,7 @@ pub const TABLES: [(&str, &str); 19] = [
     ("shelter_keys", "org_id, key"),
     ("shelter_reports", "id"),
     ("shelter_latest", "incident_id, shelter_id"),
+    ("photos", "id"),
     ("inbox", "id"),
     ("idempotency", "user_id, key"),
     ("audit", "id"),

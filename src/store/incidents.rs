@@ -137,6 +137,69 @@ pub struct NewReport {
     pub reporter: UserId,
 }
 
+/// A field photo as it is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Photo {
+    pub id: PhotoId,
+    pub incident_id: RoomId,
+    pub uploader_id: UserId,
+    pub uploader_name: String,
+    pub uploader_org: String,
+    pub shelter_id: Option<ShelterId>,
+    pub shelter_name: Option<String>,
+    pub caption: String,
+    pub sha256: String,
+    pub mime: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    pub display_width: i64,
+    pub display_height: i64,
+    pub thumb_width: i64,
+    pub thumb_height: i64,
+    pub taken_local: Option<String>,
+    pub taken_at: Option<Millis>,
+    pub taken_offset: Option<String>,
+    pub position: Option<LatLon>,
+    /// `exif`, `device` or `none`.
+    pub location_source: String,
+    pub camera: Option<String>,
+    pub queued_at: Option<Millis>,
+    pub uploaded_at: Millis,
+    pub pos: i64,
+    pub withdrawn: bool,
+}
+
+/// A photo to store (its files are already in the file store).
+#[derive(Debug, Clone)]
+pub struct NewPhoto {
+    pub incident: RoomId,
+    pub uploader: UserId,
+    pub shelter: Option<ShelterId>,
+    pub caption: String,
+    pub sha256: String,
+    pub mime: String,
+    pub bytes: i64,
+    pub size: (i64, i64),
+    pub display: (i64, i64),
+    pub thumb: (i64, i64),
+    pub taken_local: Option<String>,
+    pub taken_at: Option<Millis>,
+    pub taken_offset: Option<String>,
+    pub position: Option<LatLon>,
+    pub location_source: &'static str,
+    pub camera: Option<String>,
+    pub queued_at: Option<Millis>,
+}
+
+/// What storing a photo did: a new photo, or the one already uploaded in the incident with the
+/// same bytes (nothing stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoSaved {
+    New(PhotoId),
+    Existing(PhotoId),
+}
+
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -232,6 +295,25 @@ pub trait IncidentStore {
         shelter: Option<ShelterId>,
         limit: i64,
     ) -> StoreResult<Vec<ShelterReport>>;
+    /// Stores a photo of an incident, unless the same bytes were uploaded there already.
+    async fn add_photo(
+        &self,
+        photo: NewPhoto,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<PhotoSaved>>;
+    async fn photo(&self, id: PhotoId) -> StoreResult<Photo>;
+    /// An incident's photos (not withdrawn), newest upload first.
+    async fn photos(&self, incident: RoomId, limit: i64) -> StoreResult<Vec<Photo>>;
+    /// The newest `limit` photos at timeline positions in `from..to`, in timeline order.
+    async fn photos_in_range(
+        &self,
+        incident: RoomId,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Photo>>;
     /// The newest `limit` reports stored at timeline positions in `from..to` of a room, in
     /// timeline order.
     async fn reports_in_range(

@@ -185,6 +185,8 @@ pub enum EntryKind {
     Read,
     /// A shelter report in an incident room.
     ShelterReport,
+    /// A field photo in an incident room.
+    Photo,
 }
 
 impl EntryKind {
@@ -200,6 +202,7 @@ impl EntryKind {
             EntryKind::SessionsEnded => "sessions_ended",
             EntryKind::Read => "read",
             EntryKind::ShelterReport => "shelter_report",
+            EntryKind::Photo => "photo",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -214,6 +217,7 @@ impl EntryKind {
             "sessions_ended" => EntryKind::SessionsEnded,
             "read" => EntryKind::Read,
             "shelter_report" => EntryKind::ShelterReport,
+            "photo" => EntryKind::Photo,
             _ => return None,
         })
     }
@@ -230,6 +234,8 @@ pub struct Entry {
     pub message: Option<Message>,
     /// The shelter report of a `shelter_report` entry.
     pub report: Option<ShelterReport>,
+    /// The photo of a `photo` entry.
+    pub photo: Option<Photo>,
     pub at: Millis,
 }
 

@@ -480,6 +480,7 @@ fn entry_row(row: &AnyRow) -> StoreResult<Entry> {
         user_id: opt_id(row, "e_user")?,
         message: message_row(row)?,
         report: None,
+        photo: None,
         at: row.try_get("e_at")?,
     })
 }

@@ -907,3 +907,201 @@ pub async fn registry_import(
     page.preview = Some(preview);
     Ok((status, page).into_response())
 }
+
+// ---------- photos ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "gallery.html")]
+struct GalleryPage {
+    ctx: Ctx,
+    incident: Incident,
+    access: Access,
+    photos: Vec<crate::store::Photo>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+impl GalleryPage {
+    fn count(&self) -> i64 {
+        self.photos.len() as i64
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GalleryQuery {
+    sort: Option<String>,
+}
+
+async fn gallery_page(
+    app: &App,
+    s: &Session,
+    room: RoomId,
+    by_taken: bool,
+) -> AppResult<GalleryPage> {
+    let (incident, access, photos) = app.gallery(&s.actor, room, by_taken).await?;
+    let ctx = Ctx::new(app, s, incident.name.clone()).await?;
+    Ok(GalleryPage {
+        ctx,
+        incident,
+        access,
+        photos,
+        notice: None,
+        error: None,
+    })
+}
+
+pub async fn gallery(
+    State(app): State<App>,
+    s: Session,
+    Path(room): Path<String>,
+    Query(q): Query<GalleryQuery>,
+) -> AppResult<Response> {
+    let room = parse_id(&room)?;
+    let by_taken = q.sort.as_deref() == Some("taken");
+    Ok(gallery_page(&app, &s, room, by_taken)
+        .await?
+        .into_response())
+}
+
+/// Uploads one or many photos (a plain multipart form; each file gets its own key derived from
+/// the form's, so a resent form stores nothing twice).
+pub async fn photo_upload(
+    State(app): State<App>,
+    s: Session,
+    Path(room): Path<String>,
+    headers: axum::http::HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let too_large = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge
+        } else {
+            AppError::BadRequest("err-bad-form")
+        }
+    };
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(too_large)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            files.push(field.bytes().await.map_err(too_large)?.to_vec());
+        } else {
+            fields.insert(name, field.text().await.map_err(too_large)?);
+        }
+    }
+    s.check_csrf(super::session::csrf_of(
+        &headers,
+        fields.get("csrf").map(String::as_str),
+    ))?;
+    let base = idem_key(&headers, fields.get("idem").map(String::as_str))?;
+    if files.is_empty() {
+        return Err(Invalid::new("file", "err-photo-empty").into());
+    }
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let mut results = Vec::new();
+    for (i, bytes) in files.into_iter().enumerate() {
+        let key = if i == 0 {
+            base.clone()
+        } else {
+            IdemKey::parse(&format!("{}-{i}", base.as_str()))
+                .map_err(|_| AppError::BadRequest("err-idem-key"))?
+        };
+        let up = crate::app::PhotoUpload {
+            bytes,
+            caption: get("caption"),
+            shelter: get("shelter"),
+            lat: get("lat"),
+            lon: get("lon"),
+            queued_at: get("queued_at"),
+        };
+        match app.upload_photo(&s.actor, room, up, key).await {
+            Ok(w) => results.push(w.value),
+            Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
+                let mut page = gallery_page(&app, &s, room, false).await?;
+                page.error = Some(problem(&s.tr, &e));
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let t = &s.tr;
+    let notes: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            crate::app::Uploaded::New(_) => t.t("ui-photo-saved"),
+            crate::app::Uploaded::Existing(p) => format!(
+                "{} {} ({})",
+                t.t("ui-photo-already"),
+                p.uploader_name,
+                t.time(p.uploaded_at)
+            ),
+        })
+        .collect();
+    if wants_json(&headers, "") {
+        let body: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                let p = r.photo();
+                serde_json::json!({
+                    "id": p.id,
+                    "existing": matches!(r, crate::app::Uploaded::Existing(_)),
+                    "uploaded_by": p.uploader_name,
+                    "uploaded_at": p.uploaded_at,
+                    "url": format!("/photos/{}/display", p.id),
+                })
+            })
+            .collect();
+        return Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "photos": body })),
+        )
+            .into_response());
+    }
+    let mut page = gallery_page(&app, &s, room, false).await?;
+    page.notice = Some(notes.join(" "));
+    Ok(page.into_response())
+}
+
+/// A photo's file, for members of its incident only; never cached by shared caches.
+pub async fn photo_file(
+    State(app): State<App>,
+    s: Session,
+    Path((id, file)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let id: PhotoId = parse_id(&id)?;
+    let which = match file.as_str() {
+        "thumb" => crate::files::PhotoFile::Thumb,
+        "display" => crate::files::PhotoFile::Display,
+        "original" => crate::files::PhotoFile::Original,
+        _ => return Err(AppError::NotFound),
+    };
+    let (photo, bytes) = app.photo_file(&s.actor, id, which).await?;
+    let mime = if which == crate::files::PhotoFile::Original {
+        photo.mime.clone()
+    } else {
+        "image/jpeg".to_string()
+    };
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, mime),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable".to_string(),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response();
+    if which == crate::files::PhotoFile::Original {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}.{}\"",
+            photo.sha256,
+            photo.mime.trim_start_matches("image/")
+        )) {
+            res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(res)
+}

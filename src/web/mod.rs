@@ -32,6 +32,9 @@ pub const MAX_BODY: usize = 256 * 1024;
 /// Largest shelter file upload (the file itself is refused above 8 MB with a clear message).
 pub const MAX_SHELTER_FILE: usize = 10 * 1024 * 1024;
 
+/// Largest photo upload request (several photos of up to 40 MB each).
+pub const MAX_PHOTO_UPLOAD: usize = 100 * 1024 * 1024;
+
 /// Largest CSV accepted for bulk onboarding.
 pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
 
@@ -117,6 +120,13 @@ pub fn router(app: App) -> Router {
                 .post(incident_pages::snapshot_submit)
                 .layer(DefaultBodyLimit::max(MAX_SHELTER_FILE)),
         )
+        .route(
+            "/incidents/{room}/photos",
+            get(incident_pages::gallery)
+                .post(incident_pages::photo_upload)
+                .layer(DefaultBodyLimit::max(MAX_PHOTO_UPLOAD)),
+        )
+        .route("/photos/{id}/{file}", get(incident_pages::photo_file))
         .route("/shelters", get(incident_pages::registry_mine))
         .route("/orgs/{org}/shelters", get(incident_pages::registry).post(incident_pages::registry_add))
         .route(

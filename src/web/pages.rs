@@ -523,6 +523,12 @@ impl RoomTemplate {
                     .iter()
                     .map(|r| (r.pos, TimelineItem::Report(r))),
             )
+            .chain(
+                self.p
+                    .photos
+                    .iter()
+                    .map(|p| (p.pos, TimelineItem::Photo(p))),
+            )
             .collect();
         items.sort_by_key(|(pos, _)| *pos);
         items.into_iter().map(|(_, i)| i).collect()
@@ -558,10 +564,19 @@ pub struct ReportFragment<'a> {
     pub r: &'a crate::store::ShelterReport,
 }
 
+/// One photo as a timeline entry, for the page and for live events.
+#[derive(Template)]
+#[template(path = "_photo_entry.html")]
+pub struct PhotoFragment<'a> {
+    pub t: &'a Tr,
+    pub p: &'a crate::store::Photo,
+}
+
 /// An item of a room's timeline.
 pub enum TimelineItem<'a> {
     Message(&'a Message),
     Report(&'a crate::store::ShelterReport),
+    Photo(&'a crate::store::Photo),
 }
 
 impl MessageFragment<'_> {

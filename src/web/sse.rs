@@ -1,7 +1,7 @@
 //! The one live stream per browser: Server-Sent Events carrying every timeline entry the user
 //! may see, each with its position as `id:`, resumable with `Last-Event-ID`.
 
-use super::pages::{MessageFragment, ReportFragment};
+use super::pages::{MessageFragment, PhotoFragment, ReportFragment};
 use super::session::Session;
 use crate::app::{App, RESYNC_ENTRIES, Resume};
 use crate::domain::{RoomId, UserId};
@@ -108,6 +108,11 @@ impl Subscriber {
                 .as_ref()
                 .and_then(|r| ReportFragment { t: &self.tr, r }.render().ok())
         });
+        let html = html.or_else(|| {
+            e.photo
+                .as_ref()
+                .and_then(|p| PhotoFragment { t: &self.tr, p }.render().ok())
+        });
         let data = serde_json::json!({
             "pos": e.pos,
             "kind": e.kind,
@@ -116,6 +121,7 @@ impl Subscriber {
             "message_id": e.message.as_ref().map(|m| m.id),
             "author_id": e.message.as_ref().map(|m| m.author_id),
             "report": e.report,
+            "photo_id": e.photo.as_ref().map(|p| p.id),
             "html": html,
         });
         Event::default()

@@ -45,7 +45,14 @@ async fn the_demo_copies_there_and_back_with_every_table_equal() {
     copy_db(&b, &c).await.expect("copy back");
     let (da, db, dc) = (dump_all(&a).await, dump_all(&b).await, dump_all(&c).await);
     for ((ta, ca, ra), ((_, cb, rb), (_, cc, rc))) in da.iter().zip(db.iter().zip(dc.iter())) {
-        let optional = ["login_failures", "link_tokens", "sessions", "api_tokens"];
+        // The demo has no photos yet (its generated photos come with the rest of the photos issue).
+        let optional = [
+            "login_failures",
+            "link_tokens",
+            "sessions",
+            "api_tokens",
+            "photos",
+        ];
         assert!(
             !ra.is_empty() || optional.contains(&ta.as_str()),
             "{ta} has rows in the demo"

@@ -16,6 +16,7 @@ mod mail;
 mod messages;
 mod onboarding;
 mod outage;
+mod photos;
 mod roles;
 mod rooms;
 mod search;

@@ -116,7 +116,8 @@ impl TestApp {
     }
 
     /// Opens (again) the database in `dir`, as a restarted server would.
-    pub async fn open(dir: tempfile::TempDir, url: String, config: Config) -> Self {
+    pub async fn open(dir: tempfile::TempDir, url: String, mut config: Config) -> Self {
+        config.files_dir = dir.path().join("files");
         let store = sonae::store::open(&url).await.expect("open store");
         store.migrate().await.expect("migrate");
         let clock = OffsetClock::default();

@@ -262,6 +262,58 @@ impl BoardJson {
     }
 }
 
+const PHOTO_COLS: &str = "p.id AS p_id, p.incident_id AS p_incident, p.uploader_id AS p_uploader, \
+    pu.display_name AS p_uploader_name, po.name AS p_uploader_org, p.shelter_id AS p_shelter, \
+    ps.name AS p_shelter_name, p.caption AS p_caption, p.sha256 AS p_sha, p.mime AS p_mime, p.bytes AS p_bytes, \
+    p.width AS p_w, p.height AS p_h, p.display_width AS p_dw, p.display_height AS p_dh, \
+    p.thumb_width AS p_tw, p.thumb_height AS p_th, p.taken_local AS p_taken_local, p.taken_at AS p_taken_at, \
+    p.taken_offset AS p_taken_offset, p.lat_e7 AS p_lat, p.lon_e7 AS p_lon, p.location_source AS p_loc, \
+    p.camera AS p_camera, p.queued_at AS p_queued, p.uploaded_at AS p_uploaded, p.pos AS p_pos, \
+    p.withdrawn_at AS p_withdrawn";
+const PHOTO_JOINS: &str = "LEFT JOIN users pu ON pu.id = p.uploader_id LEFT JOIN orgs po ON po.id = pu.org_id \
+    LEFT JOIN shelters ps ON ps.id = p.shelter_id";
+
+fn photo_row(row: &AnyRow) -> StoreResult<Photo> {
+    let lat: Option<i64> = row.try_get("p_lat")?;
+    let lon: Option<i64> = row.try_get("p_lon")?;
+    Ok(Photo {
+        id: id(row, "p_id")?,
+        incident_id: id(row, "p_incident")?,
+        uploader_id: id(row, "p_uploader")?,
+        uploader_name: row
+            .try_get::<Option<String>, _>("p_uploader_name")?
+            .unwrap_or_default(),
+        uploader_org: row
+            .try_get::<Option<String>, _>("p_uploader_org")?
+            .unwrap_or_default(),
+        shelter_id: opt_id(row, "p_shelter")?,
+        shelter_name: row.try_get("p_shelter_name")?,
+        caption: row.try_get("p_caption")?,
+        sha256: row.try_get("p_sha")?,
+        mime: row.try_get("p_mime")?,
+        bytes: row.try_get("p_bytes")?,
+        width: row.try_get("p_w")?,
+        height: row.try_get("p_h")?,
+        display_width: row.try_get("p_dw")?,
+        display_height: row.try_get("p_dh")?,
+        thumb_width: row.try_get("p_tw")?,
+        thumb_height: row.try_get("p_th")?,
+        taken_local: row.try_get("p_taken_local")?,
+        taken_at: row.try_get("p_taken_at")?,
+        taken_offset: row.try_get("p_taken_offset")?,
+        position: match (lat, lon) {
+            (Some(a), Some(b)) => LatLon::new(a as f64 / E7, b as f64 / E7).ok(),
+            _ => None,
+        },
+        location_source: row.try_get("p_loc")?,
+        camera: row.try_get("p_camera")?,
+        queued_at: row.try_get("p_queued")?,
+        uploaded_at: row.try_get("p_uploaded")?,
+        pos: row.try_get("p_pos")?,
+        withdrawn: row.try_get::<Option<i64>, _>("p_withdrawn")?.is_some(),
+    })
+}
+
 /// Inserts a report, its timeline entry, and moves the shelter's newest observation when this
 /// one is newer (a late-arriving older observation never hides a newer one).
 async fn insert_report(
@@ -442,6 +494,18 @@ async fn shelter_in(tx: &mut Tx<'_>, sid: ShelterId) -> StoreResult<Shelter> {
     shelter_row(&row)
 }
 
+/// `NotFound` unless `user` is a member of the incident's room (checked in the writing
+/// transaction, so a member removed meanwhile cannot write).
+async fn member_in(tx: &mut Tx<'_>, incident: RoomId, user: UserId) -> StoreResult<()> {
+    let member: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(incident.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    member.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
 /// Whether the incident's room is open for writing.
 async fn incident_open(tx: &mut Tx<'_>, incident: RoomId) -> StoreResult<()> {
     let closed: Option<Option<i64>> =
@@ -470,27 +534,52 @@ fn in_incident(n: usize) -> String {
 }
 
 impl SqlStore {
-    /// Attaches the records of structured entries (shelter reports) to entries read from rows.
+    /// Attaches the records of structured entries (shelter reports, photos) to entries read
+    /// from rows.
     pub(super) async fn with_records(&self, rows: &[AnyRow]) -> StoreResult<Vec<Entry>> {
         let mut entries: Vec<Entry> = rows.iter().map(entry_row).collect::<StoreResult<_>>()?;
-        let wanted: Vec<(usize, String)> = entries
-            .iter()
-            .zip(rows)
-            .enumerate()
-            .filter(|(_, (e, _))| e.kind == EntryKind::ShelterReport)
-            .filter_map(|(i, (_, r))| {
-                r.try_get::<Option<String>, _>("e_ref")
-                    .ok()
-                    .flatten()
-                    .map(|s| (i, s))
-            })
-            .collect();
-        if wanted.is_empty() {
-            return Ok(entries);
+        let photos = records_of(&entries, rows, EntryKind::Photo);
+        for (i, p) in self
+            .records(
+                &photos,
+                &format!("SELECT {PHOTO_COLS} FROM photos p {PHOTO_JOINS} WHERE p.id IN ("),
+                |r| photo_row(r).map(Some),
+            )
+            .await?
+        {
+            entries[i].photo = Some(p);
         }
-        let mut q = Built::new(&format!(
-            "SELECT {REPORT_COLS} FROM shelter_reports r {REPORT_JOINS} WHERE r.id IN ("
-        ));
+        let reports = records_of(&entries, rows, EntryKind::ShelterReport);
+        for (i, r) in self
+            .records(
+                &reports,
+                &format!(
+                    "SELECT {REPORT_COLS} FROM shelter_reports r {REPORT_JOINS} WHERE r.id IN ("
+                ),
+                report_row,
+            )
+            .await?
+        {
+            entries[i].report = Some(r);
+        }
+        Ok(entries)
+    }
+
+    /// Reads the records `wanted` (entry index, record id) with `select` (ending in `IN (`),
+    /// returning each found with its entry index.
+    async fn records<T>(
+        &self,
+        wanted: &[(usize, String)],
+        select: &str,
+        read: impl Fn(&AnyRow) -> StoreResult<Option<T>>,
+    ) -> StoreResult<Vec<(usize, T)>>
+    where
+        T: HasId,
+    {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Built::new(select);
         for (n, (_, rid)) in wanted.iter().enumerate() {
             if n > 0 {
                 q.push(", ");
@@ -501,15 +590,48 @@ impl SqlStore {
         let found = q.query().fetch_all(&self.reader).await?;
         let mut by_id = HashMap::new();
         for r in &found {
-            if let Some(rep) = report_row(r)? {
-                by_id.insert(rep.id.to_string(), rep);
+            if let Some(rec) = read(r)? {
+                by_id.insert(rec.id_string(), rec);
             }
         }
-        for (i, rid) in wanted {
-            entries[i].report = by_id.remove(&rid);
-        }
-        Ok(entries)
+        Ok(wanted
+            .iter()
+            .filter_map(|(i, rid)| by_id.remove(rid).map(|rec| (*i, rec)))
+            .collect())
     }
+}
+
+/// A record with a text id.
+trait HasId {
+    fn id_string(&self) -> String;
+}
+
+impl HasId for Photo {
+    fn id_string(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl HasId for ShelterReport {
+    fn id_string(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// The entries of `kind` with the id of the record they point at.
+fn records_of(entries: &[Entry], rows: &[AnyRow], kind: EntryKind) -> Vec<(usize, String)> {
+    entries
+        .iter()
+        .zip(rows)
+        .enumerate()
+        .filter(|(_, (e, _))| e.kind == kind)
+        .filter_map(|(i, (_, r))| {
+            r.try_get::<Option<String>, _>("e_ref")
+                .ok()
+                .flatten()
+                .map(|s| (i, s))
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -810,15 +932,7 @@ impl IncidentStore for SqlStore {
             });
         }
         incident_open(&mut tx, report.incident).await?;
-        let member: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2")
-                .bind(report.incident.to_string())
-                .bind(report.reporter.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if member.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        member_in(&mut tx, report.incident, report.reporter).await?;
         let rid = insert_report(&mut tx, &report, "form", now).await?;
         idem_store(&mut tx, &idem, &format!("report:{rid}"), now).await?;
         insert_audit(
@@ -941,6 +1055,138 @@ impl IncidentStore for SqlStore {
         // By organisation and name, in code-point order on both backends.
         rows.sort_by(|a, b| (&a.org_name, &a.name, &a.id).cmp(&(&b.org_name, &b.name, &b.id)));
         rows.into_iter().map(|r| r.into_row(incident)).collect()
+    }
+
+    async fn add_photo(
+        &self,
+        p: NewPhoto,
+        idem: Idem,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<Written<PhotoSaved>> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+            let saved = if let Some(rest) = prev.strip_prefix("photo-existing:") {
+                PhotoSaved::Existing(parse_id(rest)?)
+            } else {
+                PhotoSaved::New(idem_result(&prev, "photo")?)
+            };
+            return Ok(Written {
+                value: saved,
+                replayed: true,
+            });
+        }
+        incident_open(&mut tx, p.incident).await?;
+        member_in(&mut tx, p.incident, p.uploader).await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM photos WHERE incident_id = $1 AND sha256 = $2")
+                .bind(p.incident.to_string())
+                .bind(&p.sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(e) = existing {
+            idem_store(&mut tx, &idem, &format!("photo-existing:{e}"), now).await?;
+            tx.commit().await?;
+            return Ok(Written {
+                value: PhotoSaved::Existing(parse_id(&e)?),
+                replayed: false,
+            });
+        }
+        let pid = PhotoId::new();
+        let pos = insert_record_entry(&mut tx, EntryKind::Photo, p.incident, &pid.to_string(), now)
+            .await?;
+        sqlx::query(
+            "INSERT INTO photos (id, incident_id, uploader_id, shelter_id, caption, sha256, mime, bytes, width, height, \
+             display_width, display_height, thumb_width, thumb_height, taken_local, taken_at, taken_offset, lat_e7, lon_e7, \
+             location_source, camera, queued_at, uploaded_at, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+        )
+        .bind(pid.to_string())
+        .bind(p.incident.to_string())
+        .bind(p.uploader.to_string())
+        .bind(p.shelter.map(|s| s.to_string()))
+        .bind(&p.caption)
+        .bind(&p.sha256)
+        .bind(&p.mime)
+        .bind(p.bytes)
+        .bind(p.size.0)
+        .bind(p.size.1)
+        .bind(p.display.0)
+        .bind(p.display.1)
+        .bind(p.thumb.0)
+        .bind(p.thumb.1)
+        .bind(p.taken_local.as_deref())
+        .bind(p.taken_at)
+        .bind(p.taken_offset.as_deref())
+        .bind(p.position.map(|x| e7(x.lat)))
+        .bind(p.position.map(|x| e7(x.lon)))
+        .bind(p.location_source)
+        .bind(p.camera.as_deref())
+        .bind(p.queued_at)
+        .bind(now)
+        .bind(pos)
+        .execute(&mut *tx)
+        .await?;
+        idem_store(&mut tx, &idem, &format!("photo:{pid}"), now).await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("photo:{pid}"),
+                detail: format!("sha256:{}", p.sha256),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Written {
+            value: PhotoSaved::New(pid),
+            replayed: false,
+        })
+    }
+
+    async fn photo(&self, pid: PhotoId) -> StoreResult<Photo> {
+        let row = sqlx::query(&format!(
+            "SELECT {PHOTO_COLS} FROM photos p {PHOTO_JOINS} WHERE p.id = $1"
+        ))
+        .bind(pid.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        photo_row(&row)
+    }
+
+    async fn photos(&self, incident: RoomId, limit: i64) -> StoreResult<Vec<Photo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PHOTO_COLS} FROM photos p {PHOTO_JOINS} \
+             WHERE p.incident_id = $1 AND p.withdrawn_at IS NULL ORDER BY p.pos DESC LIMIT $2"
+        ))
+        .bind(incident.to_string())
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(photo_row).collect()
+    }
+
+    async fn photos_in_range(
+        &self,
+        incident: RoomId,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Photo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PHOTO_COLS} FROM photos p {PHOTO_JOINS} WHERE p.incident_id = $1 \
+             AND p.withdrawn_at IS NULL AND p.pos >= $2 AND p.pos < $3 ORDER BY p.pos DESC LIMIT $4"
+        ))
+        .bind(incident.to_string())
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut v: Vec<Photo> = rows.iter().map(photo_row).collect::<StoreResult<_>>()?;
+        v.reverse();
+        Ok(v)
     }
 
     async fn board_version(&self, incident: RoomId) -> StoreResult<(i64, i64, i64)> {

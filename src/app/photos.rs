@@ -1,0 +1,204 @@
+//! Field photos of incidents: upload (the pipeline off the async runtime, bounded), the gallery,
+//! and serving the files to members only.
+
+use super::*;
+use crate::files::{FileStore, PhotoFile};
+use crate::media::{Limits, MediaError, process};
+use crate::store::{Idem, NewPhoto, Photo, PhotoSaved};
+
+/// One uploaded file with what the form said about it.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoUpload {
+    pub bytes: Vec<u8>,
+    pub caption: String,
+    /// A shelter of the incident it concerns (blank: none).
+    pub shelter: String,
+    /// The device's position, when the user allowed it (used only without EXIF GPS).
+    pub lat: String,
+    pub lon: String,
+    /// When the device queued it, in milliseconds (the outbox).
+    pub queued_at: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub enum Uploaded {
+    New(Photo),
+    /// The same bytes were uploaded in this incident already: that photo (nothing stored).
+    Existing(Photo),
+}
+
+impl Uploaded {
+    pub fn photo(&self) -> &Photo {
+        match self {
+            Uploaded::New(p) | Uploaded::Existing(p) => p,
+        }
+    }
+}
+
+fn media_error(e: MediaError) -> AppError {
+    match e {
+        MediaError::TooLarge => AppError::TooLarge,
+        other => AppError::Invalid(Invalid::new("file", other.key())),
+    }
+}
+
+impl App {
+    fn file_store(&self) -> FileStore {
+        FileStore::new(&self.config.files_dir)
+    }
+
+    /// Stores one photo in an incident: checked, processed, its files written, then recorded.
+    pub async fn upload_photo(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        up: PhotoUpload,
+        key: IdemKey,
+    ) -> AppResult<crate::store::Written<Uploaded>> {
+        self.writable_incident(actor, room, "photo.upload", Access::is_member)
+            .await?;
+        let object = format!("room:{room}");
+        let caption = note(&up.caption, 500, "caption")?;
+        let shelter = match up.shelter.trim() {
+            "" => None,
+            s => {
+                let sid: ShelterId = s
+                    .parse()
+                    .map_err(|_| Invalid::new("shelter", "err-shelter-not-in-incident"))?;
+                if !self.store.shelter_in_incident(room, sid).await? {
+                    return Err(Invalid::new("shelter", "err-shelter-not-in-incident").into());
+                }
+                Some(sid)
+            }
+        };
+        let device = match (up.lat.trim(), up.lon.trim()) {
+            ("", "") => None,
+            (a, b) => match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(a), Ok(b)) => Some(LatLon::new(a, b)?),
+                _ => return Err(Invalid::new("lat", "err-coordinates").into()),
+            },
+        };
+        let queued_at = up.queued_at.trim().parse::<i64>().ok();
+        // Decoding is CPU work: off the runtime, at most as many at once as the CPU semaphore
+        // allows, so a burst of uploads does not slow the chat.
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        let files = self.file_store();
+        let bytes = up.bytes;
+        let processed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let p = process(&bytes, &Limits::default()).map_err(media_error)?;
+            let write = |file, data: &[u8]| {
+                let path = files
+                    .photo_path(&p.sha256, file)
+                    .ok_or_else(|| AppError::Internal("bad hash".into()))?;
+                files
+                    .put(&path, data)
+                    .map_err(|e| AppError::Internal(format!("writing a photo: {e}")))
+            };
+            write(PhotoFile::Original, &bytes)?;
+            write(PhotoFile::Display, &p.display.jpeg)?;
+            write(PhotoFile::Thumb, &p.thumb.jpeg)?;
+            Ok::<_, AppError>(p)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("join: {e}")))?;
+        let p = match processed {
+            Ok(p) => p,
+            Err(e @ (AppError::Invalid(_) | AppError::TooLarge)) => {
+                return Err(self.refuse(actor, "photo.upload", object, e).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let (position, source) = match (p.meta.position, device) {
+            (Some(pos), _) => (Some(pos), "exif"),
+            (None, Some(pos)) => (Some(pos), "device"),
+            (None, None) => (None, "none"),
+        };
+        let audit = self.audit_for(actor, "photo.upload", object);
+        let w = self
+            .store
+            .add_photo(
+                NewPhoto {
+                    incident: room,
+                    uploader: actor.user.id,
+                    shelter,
+                    caption,
+                    sha256: p.sha256.clone(),
+                    mime: p.kind.mime().to_string(),
+                    bytes: p.original_bytes as i64,
+                    size: (i64::from(p.width), i64::from(p.height)),
+                    display: (i64::from(p.display.width), i64::from(p.display.height)),
+                    thumb: (i64::from(p.thumb.width), i64::from(p.thumb.height)),
+                    taken_local: p.meta.taken_local.clone(),
+                    taken_at: p.meta.taken_at,
+                    taken_offset: p.meta.offset.clone(),
+                    position,
+                    location_source: source,
+                    camera: p.meta.camera.clone(),
+                    queued_at,
+                },
+                Idem {
+                    user_id: actor.user.id,
+                    key,
+                },
+                self.now(),
+                audit,
+            )
+            .await?;
+        let value = match w.value {
+            PhotoSaved::New(id) => Uploaded::New(self.store.photo(id).await?),
+            PhotoSaved::Existing(id) => Uploaded::Existing(self.store.photo(id).await?),
+        };
+        if matches!(w.value, PhotoSaved::New(_)) && !w.replayed {
+            self.live.ring();
+        }
+        Ok(crate::store::Written {
+            value,
+            replayed: w.replayed,
+        })
+    }
+
+    /// An incident's gallery, newest first (`by_taken`: by capture time, unknown last).
+    pub async fn gallery(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        by_taken: bool,
+    ) -> AppResult<(crate::store::Incident, Access, Vec<Photo>)> {
+        let (incident, access) = self.incident(actor, room).await?;
+        let mut photos = self.store.photos(room, 500).await?;
+        if by_taken {
+            photos.sort_by_key(|p| std::cmp::Reverse(p.taken_at.or(p.queued_at)));
+        }
+        Ok((incident, access, photos))
+    }
+
+    /// One file of a photo, for someone who may see the incident.
+    pub async fn photo_file(
+        &self,
+        actor: &Actor,
+        id: PhotoId,
+        file: PhotoFile,
+    ) -> AppResult<(Photo, Vec<u8>)> {
+        let photo = self.store.photo(id).await?;
+        self.incident(actor, photo.incident_id).await?;
+        if photo.withdrawn {
+            return Err(AppError::NotFound);
+        }
+        let files = self.file_store();
+        let path = files
+            .photo_path(&photo.sha256, file)
+            .ok_or(AppError::NotFound)?;
+        let bytes = tokio::task::spawn_blocking(move || files.get(&path))
+            .await
+            .map_err(|e| AppError::Internal(format!("join: {e}")))?
+            .map_err(|e| AppError::Internal(format!("reading a photo: {e}")))?;
+        Ok((photo, bytes))
+    }
+}
