@@ -544,6 +544,56 @@ mod tests {
         assert_eq!(result, Err(MediaError::TooManyPixels(60000, 60000)));
     }
 
+    /// A small JPEG carrying an EXIF GPS block for 34°36'12" S, 58°22'54" W (Buenos Aires).
+    fn south_west_jpeg() -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 80)
+            .encode(&[128u8; 64 * 48 * 3], 64, 48, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let mut tiff: Vec<u8> = b"II\x2a\x00".to_vec();
+        tiff.extend_from_slice(&8u32.to_le_bytes());
+        let entry = |tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+            let mut e = tag.to_le_bytes().to_vec();
+            e.extend_from_slice(&kind.to_le_bytes());
+            e.extend_from_slice(&count.to_le_bytes());
+            e.extend_from_slice(&value);
+            e
+        };
+        // IFD0: one entry pointing at the GPS IFD (at 26).
+        tiff.extend_from_slice(&1u16.to_le_bytes());
+        tiff.extend(entry(0x8825, 4, 1, 26u32.to_le_bytes()));
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+        // GPS IFD: four entries, rationals after it (at 80 and 104).
+        tiff.extend_from_slice(&4u16.to_le_bytes());
+        tiff.extend(entry(1, 2, 2, *b"S\0\0\0"));
+        tiff.extend(entry(2, 5, 3, 80u32.to_le_bytes()));
+        tiff.extend(entry(3, 2, 2, *b"W\0\0\0"));
+        tiff.extend(entry(4, 5, 3, 104u32.to_le_bytes()));
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+        for (d, m, sec) in [(34u32, 36u32, 12u32), (58, 22, 54)] {
+            for v in [d, m, sec] {
+                tiff.extend_from_slice(&v.to_le_bytes());
+                tiff.extend_from_slice(&1u32.to_le_bytes());
+            }
+        }
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+        app1.extend_from_slice(b"Exif\0\0");
+        app1.extend(tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend(app1);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn south_and_west_are_negative() {
+        let p = process(&south_west_jpeg(), &Limits::default()).unwrap();
+        let pos = p.meta.position.expect("GPS read");
+        assert!((pos.lat - -34.603333).abs() < 1e-5, "{pos:?}");
+        assert!((pos.lon - -58.381667).abs() < 1e-5, "{pos:?}");
+    }
+
     fn crc32(data: &[u8]) -> u32 {
         let mut crc = 0xFFFF_FFFFu32;
         for b in data {
