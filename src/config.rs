@@ -95,6 +95,15 @@ pub struct ServeArgs {
         default_value_t = 180
     )]
     pub stale_report_minutes: i64,
+    /// Map address for coordinates, with `{lat}` and `{lon}` (empty: no map links). Closed
+    /// networks point it at a map server they can reach.
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_MAP_URL",
+        default_value = "https://maps.gsi.go.jp/#17/{lat}/{lon}/"
+    )]
+    pub map_url: String,
 }
 
 /// The settings the running application reads.
@@ -114,6 +123,8 @@ pub struct Config {
     pub stale_after: time::Duration,
     /// Where uploaded files live (`<data-dir>/files`).
     pub files_dir: std::path::PathBuf,
+    /// Map address template for coordinates (`{lat}`, `{lon}`); empty: no links.
+    pub map_url: String,
 }
 
 impl Config {
@@ -135,6 +146,7 @@ impl Config {
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::minutes(args.stale_report_minutes.max(1)),
             files_dir: std::path::PathBuf::from("data/files"),
+            map_url: args.map_url.trim().to_string(),
         }
     }
 }
@@ -152,6 +164,7 @@ impl Default for Config {
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::hours(3),
             files_dir: std::env::temp_dir().join("sonae-files"),
+            map_url: "https://maps.gsi.go.jp/#17/{lat}/{lon}/".into(),
         }
     }
 }

@@ -360,6 +360,24 @@
       pump();
     });
   }
+  // Photos: with the user's consent, the device's position goes with photos that have none.
+  const photoForm = document.getElementById("photo-form");
+  const here = document.getElementById("photo-here");
+  if (photoForm && here && "geolocation" in navigator) {
+    let located = false;
+    photoForm.addEventListener("submit", (ev) => {
+      if (!here.checked || located) return;
+      ev.preventDefault();
+      const send = () => { located = true; photoForm.requestSubmit(); };
+      navigator.geolocation.getCurrentPosition((pos) => {
+        document.getElementById("photo-lat").value = String(pos.coords.latitude);
+        document.getElementById("photo-lon").value = String(pos.coords.longitude);
+        send();
+      }, send, { timeout: 8000, maximumAge: 60000 });
+    });
+  } else if (here) {
+    here.closest("label").hidden = true;
+  }
   window.addEventListener("online", () => { say(T.tOnline); pump(); refreshCounts(); });
   window.addEventListener("offline", () => say(T.tOffline));
   db.then(() => { render(); pump(); }).catch(() => {});

@@ -20,6 +20,15 @@ pub struct PhotoUpload {
     pub queued_at: String,
 }
 
+/// An incident's gallery, with the shelters a new photo may concern.
+#[derive(Debug, Clone)]
+pub struct Gallery {
+    pub incident: crate::store::Incident,
+    pub access: Access,
+    pub photos: Vec<Photo>,
+    pub shelters: Vec<(ShelterId, String)>,
+}
+
 /// What an upload did.
 #[derive(Debug, Clone)]
 pub enum Uploaded {
@@ -165,18 +174,46 @@ impl App {
     }
 
     /// An incident's gallery, newest first (`by_taken`: by capture time, unknown last).
-    pub async fn gallery(
-        &self,
-        actor: &Actor,
-        room: RoomId,
-        by_taken: bool,
-    ) -> AppResult<(crate::store::Incident, Access, Vec<Photo>)> {
+    pub async fn gallery(&self, actor: &Actor, room: RoomId, by_taken: bool) -> AppResult<Gallery> {
         let (incident, access) = self.incident(actor, room).await?;
         let mut photos = self.store.photos(room, 500).await?;
         if by_taken {
             photos.sort_by_key(|p| std::cmp::Reverse(p.taken_at.or(p.queued_at)));
         }
-        Ok((incident, access, photos))
+        let shelters = self
+            .board(
+                actor,
+                room,
+                &BoardQuery {
+                    sort: Some("name".into()),
+                    ..BoardQuery::default()
+                },
+            )
+            .await?
+            .lines
+            .into_iter()
+            .map(|l| (l.row.shelter.id, l.row.shelter.name))
+            .collect();
+        Ok(Gallery {
+            incident,
+            access,
+            photos,
+            shelters,
+        })
+    }
+
+    /// A photo and its incident, for someone who may see the incident.
+    pub async fn photo_for(
+        &self,
+        actor: &Actor,
+        id: PhotoId,
+    ) -> AppResult<(Photo, crate::store::Incident)> {
+        let photo = self.store.photo(id).await?;
+        let (incident, _) = self.incident(actor, photo.incident_id).await?;
+        if photo.withdrawn {
+            return Err(AppError::NotFound);
+        }
+        Ok((photo, incident))
     }
 
     /// One file of a photo, for someone who may see the incident.
@@ -186,11 +223,7 @@ impl App {
         id: PhotoId,
         file: PhotoFile,
     ) -> AppResult<(Photo, Vec<u8>)> {
-        let photo = self.store.photo(id).await?;
-        self.incident(actor, photo.incident_id).await?;
-        if photo.withdrawn {
-            return Err(AppError::NotFound);
-        }
+        let (photo, _) = self.photo_for(actor, id).await?;
         let files = self.file_store();
         let path = files
             .photo_path(&photo.sha256, file)

@@ -917,6 +917,7 @@ struct GalleryPage {
     incident: Incident,
     access: Access,
     photos: Vec<crate::store::Photo>,
+    shelters: Vec<(ShelterId, String)>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -938,13 +939,14 @@ async fn gallery_page(
     room: RoomId,
     by_taken: bool,
 ) -> AppResult<GalleryPage> {
-    let (incident, access, photos) = app.gallery(&s.actor, room, by_taken).await?;
-    let ctx = Ctx::new(app, s, incident.name.clone()).await?;
+    let g = app.gallery(&s.actor, room, by_taken).await?;
+    let ctx = Ctx::new(app, s, g.incident.name.clone()).await?;
     Ok(GalleryPage {
         ctx,
-        incident,
-        access,
-        photos,
+        incident: g.incident,
+        access: g.access,
+        photos: g.photos,
+        shelters: g.shelters,
         notice: None,
         error: None,
     })
@@ -1104,4 +1106,49 @@ pub async fn photo_file(
         }
     }
     Ok(res)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "photo.html")]
+struct PhotoPage {
+    ctx: Ctx,
+    incident: Incident,
+    p: crate::store::Photo,
+    map_url: String,
+}
+
+impl PhotoPage {
+    fn coords(&self) -> String {
+        self.p
+            .position
+            .map(|x| format!("{:.6}, {:.6}", x.lat, x.lon))
+            .unwrap_or_default()
+    }
+    /// The configured map's address for the photo's place (none without a map setting).
+    fn map_link(&self) -> Option<String> {
+        let pos = self.p.position?;
+        (!self.map_url.is_empty()).then(|| {
+            self.map_url
+                .replace("{lat}", &format!("{:.6}", pos.lat))
+                .replace("{lon}", &format!("{:.6}", pos.lon))
+        })
+    }
+}
+
+/// A photo's page: the display image and what is known about it.
+pub async fn photo_page(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id: PhotoId = parse_id(&id)?;
+    let (p, incident) = app.photo_for(&s.actor, id).await?;
+    let ctx = Ctx::new(&app, &s, incident.name.clone()).await?;
+    Ok(PhotoPage {
+        ctx,
+        incident,
+        p,
+        map_url: app.config.map_url.clone(),
+    }
+    .into_response())
 }

@@ -156,6 +156,21 @@ async fn photos_upload_once_and_only_members_see_them() {
             .status,
         StatusCode::NOT_FOUND
     );
+    let page = member.get(&format!("/photos/{}", p.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("2008-10-22T16:28:39"), "capture time");
+    assert!(page.body.contains("43.467448, 11.885127"), "coordinates");
+    assert!(
+        page.body
+            .contains("https://maps.gsi.go.jp/#17/43.467448/11.885127/"),
+        "map link from the setting"
+    );
+    assert!(page.body.contains(&p.sha256));
+    assert!(page.body.contains("写真に記録された位置"));
+    assert_eq!(
+        outsider.get(&format!("/photos/{}", p.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
     let gallery = member.get(&format!("/incidents/{room}/photos")).await;
     assert!(gallery.body.contains(&format!("/photos/{}/thumb", p.id)));
     assert!(gallery.body.contains("写真 1枚"));
@@ -227,4 +242,57 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_stored() {
             .expect("photos")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_photo_without_gps_takes_the_device_position_when_given() {
+    let w = World::new().await;
+    let mut admin = w.t.login("toba.admin").await;
+    let room = open_incident(&mut admin, "高潮", &[], "").await;
+    let path = format!("/incidents/{room}/photos");
+    // Canon's GPS block has no coordinates: the device's position (the user allowed it) is used.
+    let r = admin
+        .post_multipart(
+            &path,
+            &[
+                ("idem", "device-pos-0001"),
+                ("lat", "34.4813"),
+                ("lon", "136.8434"),
+            ],
+            Some(("canon.jpg", &photo("Canon_40D.jpg"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Without either: no location, said plainly.
+    let r = admin
+        .post_multipart(
+            &path,
+            &[("idem", "device-pos-0002")],
+            Some(("p.jpg", &photo("app13-multiple.jpg"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let photos = w.t.app.store.photos(room, 10).await.expect("photos");
+    let canon = photos
+        .iter()
+        .find(|p| p.camera.as_deref() == Some("Canon EOS 40D"))
+        .expect("canon");
+    assert_eq!(canon.location_source, "device");
+    assert!((canon.position.expect("pos").lat - 34.4813).abs() < 1e-6);
+    let none = photos.iter().find(|p| p.id != canon.id).expect("other");
+    assert_eq!(
+        (none.location_source.as_str(), none.position),
+        ("none", None)
+    );
+    let page = admin.get(&format!("/photos/{}", none.id)).await;
+    assert!(page.body.contains("位置情報なし"));
+    // A position out of range is refused.
+    let r = admin
+        .post_multipart(
+            &path,
+            &[("idem", "device-pos-0003"), ("lat", "134"), ("lon", "36")],
+            Some(("t.png", &photo("transparent.png"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
