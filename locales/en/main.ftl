@@ -449,3 +449,4 @@ ui-photo-back = Back to the photos
 ui-photo-shelter = Shelter it concerns (optional)
 ui-photo-no-shelter = None
 ui-photo-here = When a photo has no location, add this device's position
+ui-photo-day = Day

@@ -446,3 +446,4 @@ ui-photo-back = 写真一覧へ戻る
 ui-photo-shelter = 関係する避難所（任意）
 ui-photo-no-shelter = 指定しない
 ui-photo-here = 写真に位置情報がないときは、この端末の位置を付ける
+ui-photo-day = 日付

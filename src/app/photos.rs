@@ -27,6 +27,20 @@ pub struct Gallery {
     pub access: Access,
     pub photos: Vec<Photo>,
     pub shelters: Vec<(ShelterId, String)>,
+    /// Organisations and days that have photos, for the filters.
+    pub orgs: Vec<(OrgId, String)>,
+    pub days: Vec<String>,
+}
+
+/// Gallery filters and order, as the page's query string gives them.
+#[derive(Debug, Clone, Default)]
+pub struct GalleryFilter {
+    /// Newest capture first (else newest upload first).
+    pub by_taken: bool,
+    pub org: Option<String>,
+    pub shelter: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub day: Option<String>,
 }
 
 /// What an upload did.
@@ -173,11 +187,64 @@ impl App {
         })
     }
 
-    /// An incident's gallery, newest first (`by_taken`: by capture time, unknown last).
-    pub async fn gallery(&self, actor: &Actor, room: RoomId, by_taken: bool) -> AppResult<Gallery> {
+    /// The day a photo belongs to, `YYYY-MM-DD` in the deployment's time zone: its capture
+    /// time (the camera's own date when it wrote no offset), else its upload time.
+    pub fn photo_day(&self, p: &Photo) -> String {
+        let day = |ms: Millis| {
+            let t = crate::store::from_millis(ms).to_offset(self.config.tz);
+            format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+        };
+        match (p.taken_at, &p.taken_local) {
+            (Some(ms), _) => day(ms),
+            (None, Some(local)) => local.chars().take(10).collect(),
+            (None, None) => day(p.uploaded_at),
+        }
+    }
+
+    /// An incident's gallery, newest upload first (or newest capture first), filtered.
+    pub async fn gallery(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        filter: &GalleryFilter,
+    ) -> AppResult<Gallery> {
         let (incident, access) = self.incident(actor, room).await?;
-        let mut photos = self.store.photos(room, 500).await?;
-        if by_taken {
+        let all = self.store.photos(room, 1000).await?;
+        let mut orgs: Vec<(OrgId, String)> = Vec::new();
+        let mut days: Vec<String> = Vec::new();
+        for p in &all {
+            if let Some(o) = p.uploader_org_id {
+                if !orgs.iter().any(|(id, _)| *id == o) {
+                    orgs.push((o, p.uploader_org.clone()));
+                }
+            }
+            let d = self.photo_day(p);
+            if !days.contains(&d) {
+                days.push(d);
+            }
+        }
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        let want = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let (org, shelter, day) = (want(&filter.org), want(&filter.shelter), want(&filter.day));
+        let mut photos: Vec<Photo> = all
+            .into_iter()
+            .filter(|p| {
+                org.as_deref()
+                    .is_none_or(|o| p.uploader_org_id.is_some_and(|id| id.to_string() == o))
+            })
+            .filter(|p| {
+                shelter
+                    .as_deref()
+                    .is_none_or(|s| p.shelter_id.is_some_and(|id| id.to_string() == s))
+            })
+            .filter(|p| day.as_deref().is_none_or(|d| self.photo_day(p) == d))
+            .collect();
+        if filter.by_taken {
             photos.sort_by_key(|p| std::cmp::Reverse(p.taken_at.or(p.queued_at)));
         }
         let shelters = self
@@ -199,6 +266,8 @@ impl App {
             access,
             photos,
             shelters,
+            orgs,
+            days,
         })
     }
 

@@ -144,6 +144,7 @@ pub struct Photo {
     pub incident_id: RoomId,
     pub uploader_id: UserId,
     pub uploader_name: String,
+    pub uploader_org_id: Option<OrgId>,
     pub uploader_org: String,
     pub shelter_id: Option<ShelterId>,
     pub shelter_name: Option<String>,

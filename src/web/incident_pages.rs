@@ -918,6 +918,9 @@ struct GalleryPage {
     access: Access,
     photos: Vec<crate::store::Photo>,
     shelters: Vec<(ShelterId, String)>,
+    orgs: Vec<(OrgId, String)>,
+    days: Vec<String>,
+    filter: crate::app::GalleryFilter,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -926,20 +929,37 @@ impl GalleryPage {
     fn count(&self) -> i64 {
         self.photos.len() as i64
     }
+    fn is(&self, v: &Option<String>, want: &str) -> bool {
+        v.as_deref() == Some(want)
+    }
 }
 
 #[derive(Deserialize)]
 pub struct GalleryQuery {
     sort: Option<String>,
+    org: Option<String>,
+    shelter: Option<String>,
+    day: Option<String>,
+}
+
+impl GalleryQuery {
+    fn filter(&self) -> crate::app::GalleryFilter {
+        crate::app::GalleryFilter {
+            by_taken: self.sort.as_deref() == Some("taken"),
+            org: self.org.clone(),
+            shelter: self.shelter.clone(),
+            day: self.day.clone(),
+        }
+    }
 }
 
 async fn gallery_page(
     app: &App,
     s: &Session,
     room: RoomId,
-    by_taken: bool,
+    filter: crate::app::GalleryFilter,
 ) -> AppResult<GalleryPage> {
-    let g = app.gallery(&s.actor, room, by_taken).await?;
+    let g = app.gallery(&s.actor, room, &filter).await?;
     let ctx = Ctx::new(app, s, g.incident.name.clone()).await?;
     Ok(GalleryPage {
         ctx,
@@ -947,6 +967,9 @@ async fn gallery_page(
         access: g.access,
         photos: g.photos,
         shelters: g.shelters,
+        orgs: g.orgs,
+        days: g.days,
+        filter,
         notice: None,
         error: None,
     })
@@ -959,8 +982,7 @@ pub async fn gallery(
     Query(q): Query<GalleryQuery>,
 ) -> AppResult<Response> {
     let room = parse_id(&room)?;
-    let by_taken = q.sort.as_deref() == Some("taken");
-    Ok(gallery_page(&app, &s, room, by_taken)
+    Ok(gallery_page(&app, &s, room, q.filter())
         .await?
         .into_response())
 }
@@ -1020,7 +1042,7 @@ pub async fn photo_upload(
         match app.upload_photo(&s.actor, room, up, key).await {
             Ok(w) => results.push(w.value),
             Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
-                let mut page = gallery_page(&app, &s, room, false).await?;
+                let mut page = gallery_page(&app, &s, room, Default::default()).await?;
                 page.error = Some(problem(&s.tr, &e));
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
             }
@@ -1060,7 +1082,7 @@ pub async fn photo_upload(
         )
             .into_response());
     }
-    let mut page = gallery_page(&app, &s, room, false).await?;
+    let mut page = gallery_page(&app, &s, room, Default::default()).await?;
     page.notice = Some(notes.join(" "));
     Ok(page.into_response())
 }

@@ -296,3 +296,82 @@ async fn a_photo_without_gps_takes_the_device_position_when_given() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_gallery_filters_by_organisation_shelter_and_day() {
+    let w = World::new().await;
+    let mut admin = w.t.login("toba.admin").await;
+    let base = format!("/orgs/{}/shelters", w.toba.id);
+    let r = admin
+        .post(&base, &[("name", "鳥羽小学校"), ("address", "鳥羽市")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let shelter = w.t.app.store.shelters(w.toba.id).await.expect("shelters")[0]
+        .id
+        .to_string();
+    let room = open_incident(&mut admin, "大雪", &["tsu"], "").await;
+    let path = format!("/incidents/{room}/photos");
+    let r = admin
+        .post_multipart(
+            &path,
+            &[("idem", "gallery-0001"), ("shelter", &shelter)],
+            Some(("c.jpg", &photo("Canon_40D.jpg"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut tsu = w.t.login("tsu.info").await;
+    let r = tsu
+        .post_multipart(
+            &path,
+            &[("idem", "gallery-0002")],
+            Some(("d.jpg", &photo("DSCN0010.jpg"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let count = |body: &str| {
+        body.split("写真 ")
+            .nth(1)
+            .and_then(|s| s.split('枚').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(count(&admin.get(&path).await.body), "2");
+    let by_org = admin.get(&format!("{path}?org={}", w.tsu.id)).await;
+    assert_eq!(count(&by_org.body), "1");
+    let all = w.t.app.store.photos(room, 10).await.expect("photos");
+    let from_tsu = all
+        .iter()
+        .find(|p| p.shelter_id.is_none())
+        .expect("tsu's photo");
+    let from_toba = all
+        .iter()
+        .find(|p| p.shelter_id.is_some())
+        .expect("toba's photo");
+    assert!(
+        by_org
+            .body
+            .contains(&format!("/photos/{}/thumb", from_tsu.id))
+    );
+    assert!(
+        !by_org
+            .body
+            .contains(&format!("/photos/{}/thumb", from_toba.id))
+    );
+    let by_shelter = admin.get(&format!("{path}?shelter={shelter}")).await;
+    assert_eq!(count(&by_shelter.body), "1");
+    let by_day = admin.get(&format!("{path}?day=2008-10-22")).await;
+    assert_eq!(count(&by_day.body), "1");
+    assert!(by_day.body.contains("2008-10-22T16:28:39"));
+    let none = admin.get(&format!("{path}?day=2001-01-01")).await;
+    assert_eq!(count(&none.body), "0");
+    let canon =
+        w.t.app
+            .store
+            .photos(room, 10)
+            .await
+            .expect("photos")
+            .into_iter()
+            .find(|p| p.shelter_id.is_some())
+            .expect("canon");
+    assert_eq!(canon.shelter_name.as_deref(), Some("鳥羽小学校"));
+}

@@ -263,7 +263,8 @@ impl BoardJson {
 }
 
 const PHOTO_COLS: &str = "p.id AS p_id, p.incident_id AS p_incident, p.uploader_id AS p_uploader, \
-    pu.display_name AS p_uploader_name, po.name AS p_uploader_org, p.shelter_id AS p_shelter, \
+    pu.display_name AS p_uploader_name, pu.org_id AS p_uploader_org_id, po.name AS p_uploader_org, \
+    p.shelter_id AS p_shelter, \
     ps.name AS p_shelter_name, p.caption AS p_caption, p.sha256 AS p_sha, p.mime AS p_mime, p.bytes AS p_bytes, \
     p.width AS p_w, p.height AS p_h, p.display_width AS p_dw, p.display_height AS p_dh, \
     p.thumb_width AS p_tw, p.thumb_height AS p_th, p.taken_local AS p_taken_local, p.taken_at AS p_taken_at, \
@@ -283,6 +284,7 @@ fn photo_row(row: &AnyRow) -> StoreResult<Photo> {
         uploader_name: row
             .try_get::<Option<String>, _>("p_uploader_name")?
             .unwrap_or_default(),
+        uploader_org_id: opt_id(row, "p_uploader_org_id")?,
         uploader_org: row
             .try_get::<Option<String>, _>("p_uploader_org")?
             .unwrap_or_default(),
