@@ -94,6 +94,12 @@ impl From<StoreError> for AppError {
             StoreError::Refused("archived") => AppError::Conflict("err-room-archived"),
             StoreError::Refused("reply_to") => AppError::BadRequest("err-reply-other-room"),
             StoreError::Refused("setup") => AppError::Forbidden,
+            StoreError::Refused("photo already withdrawn") => {
+                AppError::Conflict("err-photo-withdrawn")
+            }
+            StoreError::Refused("photo not withdrawn") => {
+                AppError::Conflict("err-photo-not-withdrawn")
+            }
             StoreError::Refused(r) if r.starts_with("idempotency") => {
                 AppError::Conflict("err-idem-reused")
             }

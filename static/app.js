@@ -85,6 +85,10 @@
     if (e.pos <= lastPos) return;
     lastPos = e.pos;
     if (boardEl && e.room_id === boardEl.dataset.incident && (e.kind === "shelter_report" || e.kind === "room_updated")) refreshBoard();
+    if (e.kind === "photo_withdrawn") {
+      document.getElementById(`p-${e.record_id}`)?.remove();
+      return;
+    }
     if (e.kind === "shelter_report" || e.kind === "photo") {
       const list = document.getElementById("messages");
       const id = e.kind === "photo" ? `p-${e.photo_id}` : `r-${e.report && e.report.id}`;

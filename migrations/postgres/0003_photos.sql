@@ -30,7 +30,9 @@ CREATE TABLE photos (
     pos             BIGINT NOT NULL,
     withdrawn_at    BIGINT,
     withdrawn_by    TEXT,
-    withdraw_reason TEXT
+    withdraw_reason TEXT,
+    -- The deployment admin removed the files for good.
+    purged_at       BIGINT
 );
 CREATE UNIQUE INDEX photos_incident_sha ON photos(incident_id, sha256);
 CREATE INDEX photos_incident ON photos(incident_id, pos);

@@ -271,7 +271,8 @@ impl App {
         })
     }
 
-    /// A photo and its incident, for someone who may see the incident.
+    /// A photo and its incident, for someone who may see the incident. Withdrawn photos are
+    /// seen by the deployment admin only; purged ones by nobody.
     pub async fn photo_for(
         &self,
         actor: &Actor,
@@ -279,10 +280,65 @@ impl App {
     ) -> AppResult<(Photo, crate::store::Incident)> {
         let photo = self.store.photo(id).await?;
         let (incident, _) = self.incident(actor, photo.incident_id).await?;
-        if photo.withdrawn {
+        if photo.purged || (photo.withdrawn && actor.user.role != Role::DeploymentAdmin) {
             return Err(AppError::NotFound);
         }
         Ok((photo, incident))
+    }
+
+    /// Whether the actor may withdraw the photo: its uploader, or a manager of the incident.
+    pub async fn can_withdraw(&self, actor: &Actor, photo: &Photo) -> AppResult<bool> {
+        let (_, access) = self.incident(actor, photo.incident_id).await?;
+        Ok(photo.uploader_id == actor.user.id
+            || access.can_manage()
+            || actor.user.role == Role::DeploymentAdmin)
+    }
+
+    /// Withdraws a photo with a reason: it leaves the timeline and gallery; the original stays
+    /// for admins, the reason goes to the audit log.
+    pub async fn withdraw_photo(&self, actor: &Actor, id: PhotoId, reason: &str) -> AppResult<()> {
+        let (photo, _) = self.photo_for(actor, id).await?;
+        let object = format!("photo:{id}");
+        if !self.can_withdraw(actor, &photo).await? {
+            return Err(self
+                .refuse(actor, "photo.withdraw", object, AppError::Forbidden)
+                .await);
+        }
+        let reason = note(reason, 500, "reason")?;
+        if reason.is_empty() {
+            return Err(Invalid::new("reason", "err-required").into());
+        }
+        let audit = self.audit_for(actor, "photo.withdraw", object);
+        self.store
+            .withdraw_photo(id, reason, self.now(), audit)
+            .await?;
+        self.live.ring();
+        Ok(())
+    }
+
+    /// Removes a withdrawn photo's files for good (the deployment admin only); files another
+    /// photo still uses stay.
+    pub async fn purge_photo(&self, actor: &Actor, id: PhotoId) -> AppResult<()> {
+        let object = format!("photo:{id}");
+        if actor.user.role != Role::DeploymentAdmin {
+            return Err(self
+                .refuse(actor, "photo.purge", object, AppError::Forbidden)
+                .await);
+        }
+        let (photo, _) = self.photo_for(actor, id).await?;
+        let audit = self.audit_for(actor, "photo.purge", object);
+        let shared = self.store.purge_photo(id, self.now(), audit).await?;
+        if !shared {
+            let files = self.file_store();
+            for f in [PhotoFile::Original, PhotoFile::Display, PhotoFile::Thumb] {
+                if let Some(path) = files.photo_path(&photo.sha256, f) {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        tracing::warn!(error = %e, path = %path.display(), "purge: file not removed");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One file of a photo, for someone who may see the incident.

@@ -169,6 +169,8 @@ pub struct Photo {
     pub uploaded_at: Millis,
     pub pos: i64,
     pub withdrawn: bool,
+    pub withdraw_reason: Option<String>,
+    pub purged: bool,
 }
 
 /// A photo to store (its files are already in the file store).
@@ -305,6 +307,16 @@ pub trait IncidentStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<PhotoSaved>>;
     async fn photo(&self, id: PhotoId) -> StoreResult<Photo>;
+    /// Withdraws a photo with a reason (kept; shown to nobody but admins).
+    async fn withdraw_photo(
+        &self,
+        id: PhotoId,
+        reason: String,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()>;
+    /// Marks a withdrawn photo purged; returns whether another photo still uses its files.
+    async fn purge_photo(&self, id: PhotoId, now: Millis, audit: AuditRecord) -> StoreResult<bool>;
     /// An incident's photos (not withdrawn), newest upload first.
     async fn photos(&self, incident: RoomId, limit: i64) -> StoreResult<Vec<Photo>>;
     /// The newest `limit` photos at timeline positions in `from..to`, in timeline order.

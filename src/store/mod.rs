@@ -187,6 +187,8 @@ pub enum EntryKind {
     ShelterReport,
     /// A field photo in an incident room.
     Photo,
+    /// A photo was withdrawn (its id is the entry's record).
+    PhotoWithdrawn,
 }
 
 impl EntryKind {
@@ -203,6 +205,7 @@ impl EntryKind {
             EntryKind::Read => "read",
             EntryKind::ShelterReport => "shelter_report",
             EntryKind::Photo => "photo",
+            EntryKind::PhotoWithdrawn => "photo_withdrawn",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -218,6 +221,7 @@ impl EntryKind {
             "read" => EntryKind::Read,
             "shelter_report" => EntryKind::ShelterReport,
             "photo" => EntryKind::Photo,
+            "photo_withdrawn" => EntryKind::PhotoWithdrawn,
             _ => return None,
         })
     }
@@ -236,6 +240,8 @@ pub struct Entry {
     pub report: Option<ShelterReport>,
     /// The photo of a `photo` entry.
     pub photo: Option<Photo>,
+    /// The id of the record a structured entry points at.
+    pub record_id: Option<String>,
     pub at: Millis,
 }
 

@@ -481,6 +481,7 @@ fn entry_row(row: &AnyRow) -> StoreResult<Entry> {
         message: message_row(row)?,
         report: None,
         photo: None,
+        record_id: row.try_get("e_ref")?,
         at: row.try_get("e_at")?,
     })
 }

@@ -1137,6 +1137,8 @@ struct PhotoPage {
     incident: Incident,
     p: crate::store::Photo,
     map_url: String,
+    can_withdraw: bool,
+    error: Option<String>,
 }
 
 impl PhotoPage {
@@ -1164,13 +1166,57 @@ pub async fn photo_page(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id: PhotoId = parse_id(&id)?;
+    Ok(photo_view(&app, &s, id).await?.into_response())
+}
+
+async fn photo_view(app: &App, s: &Session, id: PhotoId) -> AppResult<PhotoPage> {
     let (p, incident) = app.photo_for(&s.actor, id).await?;
-    let ctx = Ctx::new(&app, &s, incident.name.clone()).await?;
+    let ctx = Ctx::new(app, s, incident.name.clone()).await?;
     Ok(PhotoPage {
+        can_withdraw: !p.withdrawn && app.can_withdraw(&s.actor, &p).await?,
         ctx,
         incident,
         p,
         map_url: app.config.map_url.clone(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Withdraws a photo (its uploader or an incident manager), with a reason.
+pub async fn photo_withdraw(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    w: Write<WithdrawForm>,
+) -> AppResult<Response> {
+    let id: PhotoId = parse_id(&id)?;
+    match app.withdraw_photo(&w.s.actor, id, &w.form.reason).await {
+        Ok(()) => {
+            let photo = app.store.photo(id).await?;
+            Ok(Redirect::to(&format!("/incidents/{}/photos", photo.incident_id)).into_response())
+        }
+        Err(e @ AppError::Invalid(_)) => {
+            let mut page = photo_view(&app, &w.s, id).await?;
+            page.error = Some(problem(&w.s.tr, &e));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
     }
-    .into_response())
+}
+
+/// Removes a withdrawn photo's files for good (the deployment admin).
+pub async fn photo_purge(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    w: Write<HashMap<String, String>>,
+) -> AppResult<Response> {
+    let id: PhotoId = parse_id(&id)?;
+    let photo = app.store.photo(id).await?;
+    app.purge_photo(&w.s.actor, id).await?;
+    Ok(Redirect::to(&format!("/incidents/{}/photos", photo.incident_id)).into_response())
 }

@@ -127,6 +127,8 @@ pub fn router(app: App) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_PHOTO_UPLOAD)),
         )
         .route("/photos/{id}", get(incident_pages::photo_page))
+        .route("/photos/{id}/withdraw", post(incident_pages::photo_withdraw))
+        .route("/photos/{id}/purge", post(incident_pages::photo_purge))
         .route("/photos/{id}/{file}", get(incident_pages::photo_file))
         .route("/shelters", get(incident_pages::registry_mine))
         .route("/orgs/{org}/shelters", get(incident_pages::registry).post(incident_pages::registry_add))

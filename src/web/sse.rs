@@ -122,6 +122,7 @@ impl Subscriber {
             "author_id": e.message.as_ref().map(|m| m.author_id),
             "report": e.report,
             "photo_id": e.photo.as_ref().map(|p| p.id),
+            "record_id": e.record_id,
             "html": html,
         });
         Event::default()

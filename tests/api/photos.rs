@@ -375,3 +375,110 @@ async fn the_gallery_filters_by_organisation_shelter_and_day() {
             .expect("canon");
     assert_eq!(canon.shelter_name.as_deref(), Some("鳥羽小学校"));
 }
+
+#[tokio::test]
+async fn a_photo_is_withdrawn_with_a_reason_and_purged_by_the_deployment_admin() {
+    let w = World::new().await;
+    let mut uploader = w.t.login("toba.info").await;
+    let mut manager = w.t.login("toba.admin").await;
+    let room = open_incident(&mut manager, "地震", &["tsu"], "").await;
+    let r = upload(
+        &mut uploader,
+        &room,
+        "d.jpg",
+        &photo("DSCN0010.jpg"),
+        "withdraw-0001",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let p =
+        w.t.app
+            .store
+            .photos(room, 10)
+            .await
+            .expect("photos")
+            .remove(0);
+    let path = format!("/photos/{}/withdraw", p.id);
+    // Neither uploader nor manager: refused. No reason: refused.
+    let mut other = w.t.login("tsu.info").await;
+    assert_eq!(
+        other.post(&path, &[("reason", "x")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = uploader.post(&path, &[("reason", " ")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = uploader
+        .post(&path, &[("reason", "避難者の顔が写っている")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        manager.post(&path, &[("reason", "again")]).await.status,
+        StatusCode::NOT_FOUND,
+        "gone for members"
+    );
+    // Gone for members: gallery, timeline, files, page.
+    let gallery = other.get(&format!("/incidents/{room}/photos")).await;
+    assert!(!gallery.body.contains(&p.id.to_string()));
+    assert!(
+        !other
+            .get(&format!("/rooms/{room}"))
+            .await
+            .body
+            .contains(&p.id.to_string())
+    );
+    for f in ["", "/thumb", "/original"] {
+        assert_eq!(
+            other.get(&format!("/photos/{}{f}", p.id)).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    // The reason is in the audit log; the deployment admin still has the original, then purges it.
+    let audit =
+        w.t.app
+            .store
+            .audit_list(sonae::store::AuditFilter {
+                action: Some("photo.withdraw".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("避難者の顔が写っている") && a.result == "ok")
+    );
+    let mut admin = w.t.login("admin").await;
+    let page = admin.get(&format!("/photos/{}", p.id)).await;
+    assert!(page.body.contains("取り下げ済み") && page.body.contains("避難者の顔が写っている"));
+    assert_eq!(
+        admin
+            .get(&format!("/photos/{}/original", p.id))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        manager
+            .post(&format!("/photos/{}/purge", p.id), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = admin.post(&format!("/photos/{}/purge", p.id), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let orig =
+        w.t.dir
+            .path()
+            .join("files/photos")
+            .join(&p.sha256[..2])
+            .join(format!("{}.orig", p.sha256));
+    assert!(!orig.exists(), "the files are gone");
+    assert_eq!(
+        admin
+            .get(&format!("/photos/{}/original", p.id))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

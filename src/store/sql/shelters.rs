@@ -270,7 +270,7 @@ const PHOTO_COLS: &str = "p.id AS p_id, p.incident_id AS p_incident, p.uploader_
     p.thumb_width AS p_tw, p.thumb_height AS p_th, p.taken_local AS p_taken_local, p.taken_at AS p_taken_at, \
     p.taken_offset AS p_taken_offset, p.lat_e7 AS p_lat, p.lon_e7 AS p_lon, p.location_source AS p_loc, \
     p.camera AS p_camera, p.queued_at AS p_queued, p.uploaded_at AS p_uploaded, p.pos AS p_pos, \
-    p.withdrawn_at AS p_withdrawn";
+    p.withdrawn_at AS p_withdrawn, p.withdraw_reason AS p_withdraw_reason, p.purged_at AS p_purged";
 const PHOTO_JOINS: &str = "LEFT JOIN users pu ON pu.id = p.uploader_id LEFT JOIN orgs po ON po.id = pu.org_id \
     LEFT JOIN shelters ps ON ps.id = p.shelter_id";
 
@@ -313,6 +313,8 @@ fn photo_row(row: &AnyRow) -> StoreResult<Photo> {
         uploaded_at: row.try_get("p_uploaded")?,
         pos: row.try_get("p_pos")?,
         withdrawn: row.try_get::<Option<i64>, _>("p_withdrawn")?.is_some(),
+        withdraw_reason: row.try_get("p_withdraw_reason")?,
+        purged: row.try_get::<Option<i64>, _>("p_purged")?.is_some(),
     })
 }
 
@@ -545,7 +547,7 @@ impl SqlStore {
             .records(
                 &photos,
                 &format!("SELECT {PHOTO_COLS} FROM photos p {PHOTO_JOINS} WHERE p.id IN ("),
-                |r| photo_row(r).map(Some),
+                |r| photo_row(r).map(|p| (!p.withdrawn).then_some(p)),
             )
             .await?
         {
@@ -1155,6 +1157,86 @@ impl IncidentStore for SqlStore {
         .await?
         .ok_or(StoreError::NotFound)?;
         photo_row(&row)
+    }
+
+    async fn withdraw_photo(
+        &self,
+        pid: PhotoId,
+        reason: String,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let room: Option<String> = sqlx::query_scalar(
+            "UPDATE photos SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
+             WHERE id = $4 AND withdrawn_at IS NULL RETURNING incident_id",
+        )
+        .bind(now)
+        .bind(audit.user_id.map(|u| u.to_string()))
+        .bind(&reason)
+        .bind(pid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(room) = room else {
+            return Err(StoreError::Refused("photo already withdrawn"));
+        };
+        let room: RoomId = parse_id(&room)?;
+        insert_record_entry(
+            &mut tx,
+            EntryKind::PhotoWithdrawn,
+            room,
+            &pid.to_string(),
+            now,
+        )
+        .await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("photo:{pid}"),
+                detail: format!("reason: {reason}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn purge_photo(
+        &self,
+        pid: PhotoId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let sha: Option<String> = sqlx::query_scalar(
+            "UPDATE photos SET purged_at = $1 WHERE id = $2 AND withdrawn_at IS NOT NULL AND purged_at IS NULL \
+             RETURNING sha256",
+        )
+        .bind(now)
+        .bind(pid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(sha) = sha else {
+            return Err(StoreError::Refused("photo not withdrawn"));
+        };
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM photos WHERE sha256 = $1 AND purged_at IS NULL",
+        )
+        .bind(&sha)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(
+            &mut tx,
+            &AuditRecord {
+                object: format!("photo:{pid}"),
+                detail: format!("sha256:{sha}"),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(others > 0)
     }
 
     async fn photos(&self, incident: RoomId, limit: i64) -> StoreResult<Vec<Photo>> {
