@@ -21,12 +21,28 @@ async fn tables(url: &str) -> Vec<(String, Vec<Vec<Value>>)> {
 async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
     let w = World::new().await;
     let data_dir = w.t.dir.path().to_path_buf();
-    std::fs::create_dir_all(data_dir.join("files/2026/11")).expect("dir");
-    std::fs::write(
-        data_dir.join("files/2026/11/photo.jpg"),
-        b"\xff\xd8 not really a jpeg",
+    // A real photo in an incident: its original, display image and thumbnail are files.
+    let mut manager = w.t.login("tsu.admin").await;
+    let incident = crate::shelters::open_incident(&mut manager, "バックアップ試験", &[], "").await;
+    let jpeg = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/DSCN0010.jpg"),
     )
-    .expect("file");
+    .expect("photo");
+    let r = manager
+        .post_multipart(
+            &format!("/incidents/{incident}/photos"),
+            &[("idem", "backup-photo-0001")],
+            Some(("d.jpg", &jpeg)),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+    let photo =
+        w.t.app
+            .store
+            .photos(incident, 1)
+            .await
+            .expect("photos")
+            .remove(0);
     let mut owner = w.t.login("tsu.info").await;
     let room = owner.room("バックアップ", "toba.info").await;
     // Post continuously while the backup runs.
@@ -61,7 +77,11 @@ async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
         posted += l.await.expect("poster");
     }
     assert!(posted > 0);
-    assert_eq!(manifest.files.len(), 1);
+    assert_eq!(
+        manifest.files.len(),
+        3,
+        "original, display image, thumbnail"
+    );
     // The snapshot is consistent: every message has its entry at the same position, its key
     // and its audit row.
     let backup_url = format!("sqlite://{}", backup_dir.join("sonae.db").display());
@@ -112,10 +132,30 @@ async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
         snap,
         "every table as in the backup"
     );
+    let restored_original = target_dir
+        .path()
+        .join("files/photos")
+        .join(&photo.sha256[..2])
+        .join(format!("{}.orig", photo.sha256));
     assert_eq!(
-        std::fs::read(target_dir.path().join("files/2026/11/photo.jpg")).expect("restored file"),
-        b"\xff\xd8 not really a jpeg"
+        std::fs::read(restored_original).expect("restored original"),
+        jpeg
     );
+    // The restored deployment serves the photo to the incident's members.
+    let restored = TestApp::open(
+        target_dir,
+        target_url.clone(),
+        sonae::config::Config::default(),
+    )
+    .await;
+    let mut member = restored.login("tsu.admin").await;
+    let thumb = member.get(&format!("/photos/{}/thumb", photo.id)).await;
+    assert_eq!(thumb.status, axum::http::StatusCode::OK);
+    assert_eq!(
+        thumb.headers[axum::http::header::CONTENT_TYPE],
+        "image/jpeg"
+    );
+    let target_dir = restored.dir;
     // Restoring again over a deployment that has data is refused.
     let err = sonae::backup::restore(&target, &backup_dir)
         .await
