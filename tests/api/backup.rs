@@ -155,7 +155,7 @@ async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
         thumb.headers[axum::http::header::CONTENT_TYPE],
         "image/jpeg"
     );
-    let target_dir = restored.dir;
+    let _keep_until_the_end = restored.dir;
     // Restoring again over a deployment that has data is refused.
     let err = sonae::backup::restore(&target, &backup_dir)
         .await
