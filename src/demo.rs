@@ -736,6 +736,89 @@ async fn incident(
             )
             .await?;
     }
-    let _ = (app, at);
+    // Photos from the field: pictures made here, with EXIF time and place (near the shelter).
+    let shots = [
+        (
+            "鳥羽東中学校",
+            7,
+            "鳥羽東中学校 体育館。毛布の配布を始めました。",
+            [40u8, 90, 160],
+        ),
+        (
+            "安楽島小学校",
+            21,
+            "安楽島小学校 満員のため、隣の公民館へ案内しています。",
+            [160, 80, 40],
+        ),
+        (
+            "鳥羽高校体育館",
+            44,
+            "鳥羽高校体育館 前の道路に倒木。通行に注意。",
+            [60, 140, 70],
+        ),
+    ];
+    let actor = crate::app::Actor {
+        user: toba.clone(),
+        session_hash: String::new(),
+        address: String::new(),
+    };
+    for (k, (name, hours, caption, tint)) in shots.into_iter().enumerate() {
+        let Some(row) = board.iter().find(|r| r.shelter.name == name) else {
+            continue;
+        };
+        let Some(position) = row.shelter.position else {
+            continue;
+        };
+        let (w, h) = (960u16, 720u16);
+        let mut rgb = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+        for y in 0..u32::from(h) {
+            for x in 0..u32::from(w) {
+                let shade = (x * 120 / u32::from(w) + y * 80 / u32::from(h)) as u8;
+                for c in tint {
+                    rgb.push(c.saturating_add(shade));
+                }
+            }
+        }
+        let taken = crate::store::from_millis(opened_at + hours * 3_600_000)
+            .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        let taken_local = format!(
+            "{:04}:{:02}:{:02} {:02}:{:02}:{:02}",
+            taken.year(),
+            u8::from(taken.month()),
+            taken.day(),
+            taken.hour(),
+            taken.minute(),
+            taken.second()
+        );
+        let jpeg = crate::media::jpeg_with_exif(
+            &rgb,
+            w,
+            h,
+            &crate::media::MadeExif {
+                taken_local: &taken_local,
+                offset: "+09:00",
+                position,
+                camera: "Sonae demo camera",
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("demo photo: {e}"))?;
+        app.upload_photo(
+            &actor,
+            room,
+            crate::app::PhotoUpload {
+                bytes: jpeg,
+                caption: caption.into(),
+                shelter: row.shelter.id.to_string(),
+                ..Default::default()
+            },
+            v(IdemKey::parse(&format!(
+                "demo-photo-{k}-{}",
+                uuid::Uuid::new_v4().simple()
+            )))?,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo photo: {e}"))?;
+    }
+    let _ = at;
     Ok(())
 }

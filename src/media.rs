@@ -380,6 +380,122 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
     })
 }
 
+/// What to write into a generated photo's EXIF (the demo makes its own pictures).
+#[derive(Debug, Clone)]
+pub struct MadeExif<'a> {
+    /// `2026:11:20 18:30:00`.
+    pub taken_local: &'a str,
+    /// `+09:00`.
+    pub offset: &'a str,
+    pub position: LatLon,
+    pub camera: &'a str,
+}
+
+/// Encodes RGB pixels as a JPEG carrying a small EXIF block (camera, capture time with offset,
+/// GPS with N/S and E/W references).
+pub fn jpeg_with_exif(
+    rgb: &[u8],
+    w: u16,
+    h: u16,
+    exif: &MadeExif<'_>,
+) -> Result<Vec<u8>, MediaError> {
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 85)
+        .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(|_| MediaError::Broken)?;
+    let ascii = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        v
+    };
+    let rational3 = |deg: f64| {
+        let d = deg.abs();
+        let whole = d.trunc();
+        let minutes = ((d - whole) * 60.0).trunc();
+        let seconds = ((d - whole) * 60.0 - minutes) * 60.0;
+        let mut v = Vec::new();
+        for (num, den) in [
+            (whole as u32, 1u32),
+            (minutes as u32, 1),
+            ((seconds * 1000.0).round() as u32, 1000),
+        ] {
+            v.extend_from_slice(&num.to_le_bytes());
+            v.extend_from_slice(&den.to_le_bytes());
+        }
+        v
+    };
+    // Three IFDs (0th, Exif, GPS) in a row, their long values after them.
+    type Entry = (u16, u16, u32, Vec<u8>);
+    let lat_ref = if exif.position.lat < 0.0 { "S" } else { "N" };
+    let lon_ref = if exif.position.lon < 0.0 { "W" } else { "E" };
+    let exif_ifd: Vec<Entry> = vec![
+        (0x9003, 2, 20, ascii(exif.taken_local)),
+        (0x9011, 2, 7, ascii(exif.offset)),
+    ];
+    let gps_ifd: Vec<Entry> = vec![
+        (1, 2, 2, ascii(lat_ref)),
+        (2, 5, 3, rational3(exif.position.lat)),
+        (3, 2, 2, ascii(lon_ref)),
+        (4, 5, 3, rational3(exif.position.lon)),
+    ];
+    let size = |ifd_len: usize| 2 + 12 * ifd_len + 4;
+    let ifd0_at = 8u32;
+    let exif_at = ifd0_at + size(3) as u32;
+    let gps_at = exif_at + size(exif_ifd.len()) as u32;
+    let mut data_at = gps_at + size(gps_ifd.len()) as u32;
+    let ifd0: Vec<Entry> = vec![
+        (
+            0x0110,
+            2,
+            (exif.camera.len() + 1) as u32,
+            ascii(exif.camera),
+        ),
+        (0x8769, 4, 1, exif_at.to_le_bytes().to_vec()),
+        (0x8825, 4, 1, gps_at.to_le_bytes().to_vec()),
+    ];
+    let mut tiff: Vec<u8> = b"II\x2a\x00".to_vec();
+    tiff.extend_from_slice(&ifd0_at.to_le_bytes());
+    let mut data = Vec::new();
+    for ifd in [&ifd0, &exif_ifd, &gps_ifd] {
+        tiff.extend_from_slice(&(ifd.len() as u16).to_le_bytes());
+        for (tag, kind, count, value) in ifd.iter() {
+            tiff.extend_from_slice(&tag.to_le_bytes());
+            tiff.extend_from_slice(&kind.to_le_bytes());
+            tiff.extend_from_slice(&count.to_le_bytes());
+            if value.len() <= 4 {
+                let mut inline = value.clone();
+                inline.resize(4, 0);
+                tiff.extend_from_slice(&inline);
+            } else {
+                tiff.extend_from_slice(&data_at.to_le_bytes());
+                data.extend_from_slice(value);
+                if value.len() % 2 == 1 {
+                    data.push(0);
+                }
+                data_at = 8
+                    + size(3) as u32
+                    + size(exif_ifd.len()) as u32
+                    + size(gps_ifd.len()) as u32
+                    + data.len() as u32;
+            }
+        }
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+    }
+    tiff.extend(data);
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(
+        &u16::try_from(2 + 6 + tiff.len())
+            .map_err(|_| MediaError::Broken)?
+            .to_be_bytes(),
+    );
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend(app1);
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     //! Against the real photos in `tests/fixtures/photos/` (see its README).
@@ -584,6 +700,40 @@ mod tests {
         out.extend(app1);
         out.extend_from_slice(&jpeg[2..]);
         out
+    }
+
+    #[test]
+    fn made_exif_reads_back() {
+        let rgb = vec![90u8; 32 * 24 * 3];
+        let made = MadeExif {
+            taken_local: "2026:11:20 18:30:00",
+            offset: "+09:00",
+            position: LatLon::new(34.4813, 136.8434).unwrap(),
+            camera: "Sonae demo",
+        };
+        let jpeg = jpeg_with_exif(&rgb, 32, 24, &made).unwrap();
+        let m = read_meta(&jpeg);
+        assert_eq!(m.taken_local.as_deref(), Some("2026-11-20T18:30:00"));
+        assert_eq!(m.offset.as_deref(), Some("+09:00"));
+        assert_eq!(m.taken_at, Some(1_795_167_000_000), "2026-11-20T09:30:00Z");
+        assert_eq!(m.camera.as_deref(), Some("Sonae demo"));
+        let p = m.position.unwrap();
+        assert!(
+            (p.lat - 34.4813).abs() < 1e-5 && (p.lon - 136.8434).abs() < 1e-5,
+            "{p:?}"
+        );
+        let south = jpeg_with_exif(
+            &rgb,
+            32,
+            24,
+            &MadeExif {
+                position: LatLon::new(-34.6, -58.38).unwrap(),
+                ..made
+            },
+        )
+        .unwrap();
+        let p = read_meta(&south).position.unwrap();
+        assert!(p.lat < 0.0 && p.lon < 0.0);
     }
 
     #[test]
