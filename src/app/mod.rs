@@ -32,6 +32,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Bounds CPU-heavy work (password hashing) so a burst cannot starve the chat.
     cpu: Arc<Semaphore>,
+    /// Bounds photo decoding to all cores but one, so uploads never take the whole machine.
+    photo_cpu: Arc<Semaphore>,
     /// The SMTP relay, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// Shelter boards as last read, with the version they were read at (see `board_rows`).
@@ -59,6 +61,12 @@ impl App {
             clock,
             config: Arc::new(config),
             cpu: Arc::new(Semaphore::new(2)),
+            photo_cpu: Arc::new(Semaphore::new(
+                std::thread::available_parallelism()
+                    .map(|n| n.get().saturating_sub(1))
+                    .unwrap_or(1)
+                    .max(1),
+            )),
             mailer: None,
             boards: Arc::default(),
         }

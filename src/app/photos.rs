@@ -103,10 +103,10 @@ impl App {
             },
         };
         let queued_at = up.queued_at.trim().parse::<i64>().ok();
-        // Decoding is CPU work: off the runtime, at most as many at once as the CPU semaphore
-        // allows, so a burst of uploads does not slow the chat.
+        // Decoding is CPU work: off the runtime, on all cores but one at most, so a burst of
+        // uploads does not slow the chat.
         let permit = self
-            .cpu
+            .photo_cpu
             .clone()
             .acquire_owned()
             .await

@@ -86,6 +86,12 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// Photo uploads under chat: concurrent 12-megapixel uploads to a separate `sonae serve`
+    /// while a member posts messages; chat latency and the server's peak memory.
+    Uploads {
+        #[arg(long, default_value_t = 20)]
+        photos: usize,
+    },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -1037,6 +1043,189 @@ async fn bench_users(
 }
 
 /// Resident memory of a process, from /proc.
+/// Peak resident memory of a process (VmHWM), in KB.
+fn peak_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Chat post latencies (ms) from one member posting every 25 ms until `stop`.
+async fn chat_probe(
+    client: reqwest::Client,
+    base: String,
+    room: RoomId,
+    token: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<f64> {
+    let mut lat = Vec::new();
+    let mut n = 0;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let t = Instant::now();
+        let res = client
+            .post(format!("{base}/rooms/{room}/messages"))
+            .header("cookie", format!("sonae_session={token}"))
+            .header("accept", "application/json")
+            .form(&[
+                ("csrf", "csrf1".to_string()),
+                ("idem", uuid::Uuid::new_v4().simple().to_string()),
+                ("body", format!("写真送信中の連絡 {n}")),
+            ])
+            .send()
+            .await;
+        if matches!(&res, Ok(r) if r.status().is_success()) {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    lat
+}
+
+async fn bench_uploads(photos: usize, pg: Option<&str>) -> anyhow::Result<()> {
+    use sonae::store::NewIncident;
+    let b = setup(2, pg, 1).await?;
+    let org = b.app.store.user(b.ids[0]).await?.org_id;
+    let now = millis(SystemClock.now());
+    let incident = b
+        .app
+        .store
+        .open_incident(
+            NewIncident {
+                name: v(RoomName::parse("写真計測"))?,
+                kind: IncidentKind::Other,
+                level: v(IncidentLevel::new(3))?,
+                opened_at: now,
+                opener: b.ids[0],
+                orgs: vec![org],
+            },
+            Idem {
+                user_id: b.ids[0],
+                key: v(IdemKey::parse("bench-uploads-incident"))?,
+            },
+            now,
+            audit(now),
+        )
+        .await?
+        .value;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let exe = std::env::current_exe()?.with_file_name("sonae");
+    let mut child = tokio::process::Command::new(&exe)
+        .arg("--data-dir")
+        .arg(&b._dir.0)
+        .arg("--database-url")
+        .arg(&b.url)
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("start {}: {e}", exe.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Chat alone first, for comparison.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = tokio::spawn(chat_probe(
+        client.clone(),
+        base.clone(),
+        b.room,
+        b.tokens[1].clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut quiet = probe.await?;
+    quiet.sort_by(|x, y| x.total_cmp(y));
+    let before_kb = rss_kb(pid).unwrap_or(0);
+
+    let jpeg = Arc::new(camera_jpeg()?);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = tokio::spawn(chat_probe(
+        client.clone(),
+        base.clone(),
+        b.room,
+        b.tokens[1].clone(),
+        stop.clone(),
+    ));
+    let t0 = Instant::now();
+    let mut uploads = Vec::new();
+    for k in 0..photos {
+        let (client, base, jpeg, token) = (
+            client.clone(),
+            base.clone(),
+            jpeg.clone(),
+            b.tokens[0].clone(),
+        );
+        // Each photo differs in its last bytes (after the image), so none is a duplicate.
+        uploads.push(tokio::spawn(async move {
+            let boundary = "----sonae-bench-boundary";
+            let mut body = Vec::with_capacity(jpeg.len() + 1024);
+            for (name, value) in [("csrf", "csrf0".to_string()), ("idem", format!("bench-upload-{k:04}-{}", uuid::Uuid::new_v4().simple()))] {
+                body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+            }
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p{k}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+            body.extend_from_slice(&jpeg);
+            body.extend_from_slice(format!("{k:08}").as_bytes());
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            let t = Instant::now();
+            let res = client
+                .post(format!("{base}/incidents/{incident}/photos"))
+                .header("cookie", format!("sonae_session={token}"))
+                .header("accept", "application/json")
+                .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                .body(body)
+                .send()
+                .await;
+            let ok = matches!(&res, Ok(r) if r.status().is_success());
+            (ok, t.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut done = Vec::new();
+    for u in uploads {
+        done.push(u.await?);
+    }
+    let total = t0.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut busy = probe.await?;
+    busy.sort_by(|x, y| x.total_cmp(y));
+    let peak = peak_kb(pid).unwrap_or(0);
+    let ok = done.iter().filter(|(ok, _)| *ok).count();
+    println!(
+        "{photos} concurrent uploads of a {:.1} MB 12-megapixel JPEG to `sonae serve` ({}): {ok} stored in {total:.1} s",
+        jpeg.len() as f64 / 1_048_576.0,
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    println!(
+        "  chat post while uploading: p50 {:.1} ms  p99 {:.1} ms  ({} posts); alone: p50 {:.1} ms  p99 {:.1} ms",
+        pct(&busy, 0.5),
+        pct(&busy, 0.99),
+        busy.len(),
+        pct(&quiet, 0.5),
+        pct(&quiet, 0.99)
+    );
+    println!(
+        "  server memory: {:.1} MB before, peak {:.1} MB",
+        before_kb as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    let _ = child.kill().await;
+    b.finish().await;
+    Ok(())
+}
+
 fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -1130,6 +1319,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Cmd::Photo { runs } => bench_photo(runs),
+        Cmd::Uploads { photos } => bench_uploads(photos, cli.postgres.as_deref()).await,
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await
         }
