@@ -364,6 +364,24 @@
       pump();
     });
   }
+  // The gallery's lightbox: the display image over the page (the link opens the photo's page
+  // without JavaScript, or with a modifier key).
+  const lightbox = document.getElementById("lightbox");
+  if (lightbox && typeof lightbox.showModal === "function") {
+    document.querySelectorAll("a.lightbox-link").forEach((a) => {
+      a.addEventListener("click", (ev) => {
+        if (ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+        ev.preventDefault();
+        const img = document.getElementById("lightbox-img");
+        img.src = a.dataset.display;
+        img.alt = a.dataset.caption || a.querySelector("img")?.alt || "";
+        document.getElementById("lightbox-caption").textContent = a.dataset.caption || "";
+        document.getElementById("lightbox-page").href = a.href;
+        lightbox.showModal();
+      });
+    });
+    lightbox.addEventListener("click", (ev) => { if (ev.target === lightbox) lightbox.close(); });
+  }
   // Photos: with the user's consent, the device's position goes with photos that have none.
   const photoForm = document.getElementById("photo-form");
   const here = document.getElementById("photo-here");

@@ -459,3 +459,4 @@ ui-photo-withdraw-reason = Reason for withdrawing
 ui-photo-withdraw-button = Withdraw
 ui-photo-purge = Delete the photo's files for good
 ui-photo-purge-hint = Removes the withdrawn photo's files. This cannot be undone.
+ui-close = Close

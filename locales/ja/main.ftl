@@ -456,3 +456,4 @@ ui-photo-withdraw-reason = 取り下げる理由
 ui-photo-withdraw-button = 取り下げる
 ui-photo-purge = 写真のファイルを完全に削除する
 ui-photo-purge-hint = 取り下げた写真のファイルを消します。元に戻せません。
+ui-close = 閉じる

@@ -558,3 +558,63 @@ async fn a_report_made_without_signal_is_kept_and_sent_once_when_the_server_retu
     chrome.stop().await;
     server2.stop().await;
 }
+
+#[tokio::test]
+async fn the_gallery_opens_a_photo_in_a_lightbox_and_closes_it() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut admin = w.t.login("toba.admin").await;
+    let room = crate::shelters::open_incident(&mut admin, "写真試験", &[], "").await;
+    let jpeg = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/DSCN0010.jpg"),
+    )
+    .expect("photo");
+    let r = admin
+        .post_multipart(
+            &format!("/incidents/{room}/photos"),
+            &[("idem", "lightbox-0001"), ("caption", "橋の損傷")],
+            Some(("d.jpg", &jpeg)),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::OK);
+    let b = &chrome.b;
+    b.set_window_size(1024, 768).await.expect("tablet size");
+    login(b, &server.base, "toba.info").await;
+    b.goto(&format!("{}/incidents/{room}/photos", server.base))
+        .await
+        .expect("gallery");
+    b.find(Locator::Css("img[alt='橋の損傷']"))
+        .await
+        .expect("thumbnail by its caption")
+        .click()
+        .await
+        .expect("open");
+    let open = b
+        .execute(
+            "const d = document.getElementById('lightbox'); return [d.open, document.getElementById('lightbox-img').naturalWidth > 0 || document.getElementById('lightbox-img').src];",
+            vec![],
+        )
+        .await
+        .expect("state");
+    assert_eq!(open[0], serde_json::json!(true), "the lightbox is open");
+    sees(b, "橋の損傷", 5).await;
+    button(b, "閉じる").await.click().await.expect("close");
+    let open = b
+        .execute("return document.getElementById('lightbox').open;", vec![])
+        .await
+        .expect("state");
+    assert_eq!(open, serde_json::json!(false));
+    assert!(
+        b.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/photos"),
+        "still on the gallery"
+    );
+    chrome.stop().await;
+    server.stop().await;
+}
