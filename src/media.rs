@@ -181,7 +181,9 @@ pub fn read_meta(bytes: &[u8]) -> PhotoMeta {
             meta.orientation = o as u8;
         }
     }
-    meta.camera = get(exif::Tag::Model).and_then(ascii);
+    meta.camera = get(exif::Tag::Model)
+        .and_then(ascii)
+        .map(|m| m.chars().filter(|c| !c.is_control()).take(100).collect());
     if let Some(raw) = get(exif::Tag::DateTimeOriginal)
         .or_else(|| get(exif::Tag::DateTime))
         .and_then(ascii)

@@ -1416,6 +1416,9 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             "/api/v1/orgs/{org}/shelters/{shelter}",
             axum::routing::put(inc::change_shelter),
         ),
+        ("/api/v1/incidents/{incident}/photos", get(inc::photos)),
+        ("/api/v1/photos/{photo}", get(inc::photo)),
+        ("/api/v1/photos/{photo}/withdraw", post(inc::withdraw_photo)),
     ]
 }
 
@@ -1471,7 +1474,8 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_incidents::close_incident, super::api_incidents::board, super::api_incidents::reports,
         super::api_incidents::report, super::api_incidents::add_adhoc, super::api_incidents::snapshot,
         super::api_incidents::shelters, super::api_incidents::add_shelter, super::api_incidents::import_shelters,
-        super::api_incidents::change_shelter, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_incidents::change_shelter, super::api_incidents::photos, super::api_incidents::photo,
+        super::api_incidents::withdraw_photo, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

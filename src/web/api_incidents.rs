@@ -819,3 +819,148 @@ pub async fn snapshot(
     }
     Ok(Json(out))
 }
+
+/// A field photo (its files at `/photos/{id}/thumb`, `/display` and `/original`).
+#[derive(Serialize, ToSchema)]
+pub struct PhotoOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: crate::domain::PhotoId,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub shelter_id: Option<ShelterId>,
+    #[schema(max_length = 200, nullable)]
+    pub shelter: Option<String>,
+    #[schema(max_length = 500)]
+    pub caption: String,
+    #[schema(max_length = 64)]
+    pub sha256: String,
+    #[schema(max_length = 20)]
+    pub mime: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    /// Capture time as the camera wrote it (local to the camera).
+    #[schema(max_length = 19, nullable)]
+    pub taken_local: Option<String>,
+    /// Capture time (RFC 3339) when the camera wrote its offset.
+    #[schema(max_length = 40, nullable)]
+    pub taken_at: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// exif, device or none.
+    #[schema(max_length = 10)]
+    pub location_source: String,
+    #[schema(max_length = 100, nullable)]
+    pub camera: Option<String>,
+    #[schema(max_length = 40)]
+    pub uploaded_at: String,
+    #[schema(max_length = 100)]
+    pub uploader: String,
+    #[schema(max_length = 100)]
+    pub uploader_organisation: String,
+    #[schema(max_length = 60)]
+    pub thumb_url: String,
+    #[schema(max_length = 60)]
+    pub display_url: String,
+    #[schema(max_length = 60)]
+    pub original_url: String,
+}
+
+impl From<&crate::store::Photo> for PhotoOut {
+    fn from(p: &crate::store::Photo) -> Self {
+        Self {
+            id: p.id,
+            shelter_id: p.shelter_id,
+            shelter: p.shelter_name.clone(),
+            caption: p.caption.clone(),
+            sha256: p.sha256.clone(),
+            mime: p.mime.clone(),
+            bytes: p.bytes,
+            width: p.width,
+            height: p.height,
+            taken_local: p.taken_local.clone(),
+            taken_at: p.taken_at.map(rfc3339),
+            lat: p.position.map(|x| x.lat),
+            lon: p.position.map(|x| x.lon),
+            location_source: p.location_source.clone(),
+            camera: p.camera.clone(),
+            uploaded_at: rfc3339(p.uploaded_at),
+            uploader: p.uploader_name.clone(),
+            uploader_organisation: p.uploader_org.clone(),
+            thumb_url: format!("/photos/{}/thumb", p.id),
+            display_url: format!("/photos/{}/display", p.id),
+            original_url: format!("/photos/{}/original", p.id),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PhotosQuery {
+    /// Only photos of this organisation's members (its id).
+    #[param(max_length = 36)]
+    pub org: Option<String>,
+    /// Only photos about this shelter (its id).
+    #[param(max_length = 36)]
+    pub shelter: Option<String>,
+    /// Only photos of this day (`YYYY-MM-DD`, capture day, else upload day).
+    #[param(max_length = 10)]
+    pub day: Option<String>,
+    /// uploaded (default) or taken.
+    #[param(max_length = 10)]
+    pub sort: Option<String>,
+}
+
+/// An incident's photos (not withdrawn), newest first, filtered.
+#[utoipa::path(get, path = "/api/v1/incidents/{incident}/photos", params(("incident" = String, Path), PhotosQuery),
+    responses((status = 200, body = Vec<PhotoOut>), (status = 400), (status = 401), (status = 404)))]
+pub async fn photos(
+    State(app): State<App>,
+    c: Caller,
+    Path(room): Path<String>,
+    Query(q): Query<PhotosQuery>,
+) -> AppResult<Json<Vec<PhotoOut>>> {
+    let room: RoomId = id(&room)?;
+    let filter = crate::app::GalleryFilter {
+        by_taken: q.sort.as_deref() == Some("taken"),
+        org: q.org,
+        shelter: q.shelter,
+        day: q.day,
+    };
+    let g = app.gallery(&c.s.actor, room, &filter).await?;
+    Ok(Json(g.photos.iter().map(PhotoOut::from).collect()))
+}
+
+/// One photo.
+#[utoipa::path(get, path = "/api/v1/photos/{photo}", params(("photo" = String, Path)),
+    responses((status = 200, body = PhotoOut), (status = 400), (status = 401), (status = 404)))]
+pub async fn photo(
+    State(app): State<App>,
+    c: Caller,
+    Path(pid): Path<String>,
+) -> AppResult<Json<PhotoOut>> {
+    let (p, _) = app.photo_for(&c.s.actor, id(&pid)?).await?;
+    Ok(Json(PhotoOut::from(&p)))
+}
+
+/// Why a photo is withdrawn.
+#[derive(Deserialize, ToSchema)]
+pub struct WithdrawIn {
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+/// Withdraws a photo with a reason (its uploader or an incident manager).
+#[utoipa::path(post, path = "/api/v1/photos/{photo}/withdraw", request_body = WithdrawIn,
+    params(("photo" = String, Path), IdemHeader),
+    responses((status = 200, body = OkOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn withdraw_photo(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(pid): Path<String>,
+    ApiJson(body): ApiJson<WithdrawIn>,
+) -> AppResult<Json<OkOut>> {
+    c.write(&headers)?;
+    app.withdraw_photo(&c.s.actor, id(&pid)?, &body.reason)
+        .await?;
+    Ok(Json(OkOut { ok: true }))
+}

@@ -482,3 +482,81 @@ async fn a_photo_is_withdrawn_with_a_reason_and_purged_by_the_deployment_admin()
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn photos_over_the_json_api() {
+    use crate::json_api::{call, token_for};
+    let w = World::new().await;
+    let mut admin = w.t.login("toba.admin").await;
+    let room = open_incident(&mut admin, "API写真", &[], "").await;
+    let r = upload(
+        &mut admin,
+        &room,
+        "d.jpg",
+        &photo("DSCN0010.jpg"),
+        "api-photo-0001",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let token = token_for(&w.t, "toba.info").await;
+    let mut c = w.t.client();
+    let list = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{room}/photos"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let photos = list.json();
+    assert_eq!(photos.as_array().map(|a| a.len()), Some(1));
+    let id = photos[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(photos[0]["location_source"], "exif");
+    assert_eq!(photos[0]["taken_local"], "2008-10-22T16:28:39");
+    assert_eq!(photos[0]["thumb_url"], format!("/photos/{id}/thumb"));
+    let one = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/photos/{id}"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(one.json()["caption"], "国道の崩落");
+    // toba.info neither uploaded it nor manages the incident.
+    let body = serde_json::json!({"reason": "間違い"}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/photos/{id}/withdraw"),
+        &token,
+        Some("api-withdraw-0001"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let manager = token_for(&w.t, "toba.admin").await;
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/photos/{id}/withdraw"),
+        &manager,
+        Some("api-withdraw-0002"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{room}/photos"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(list.json().as_array().map(|a| a.len()), Some(0));
+}
