@@ -107,9 +107,7 @@ impl Tr {
 
     /// An ISO 8601 time for `<time datetime>`.
     pub fn iso(&self, ms: impl Millis) -> String {
-        crate::store::from_millis(ms.millis())
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+        crate::store::rfc3339(ms.millis())
     }
 }
 

@@ -27,6 +27,13 @@ pub fn from_millis(ms: Millis) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Stored milliseconds as RFC 3339 (`2026-11-22T05:46:26Z`).
+pub fn rfc3339(ms: Millis) -> String {
+    from_millis(ms)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

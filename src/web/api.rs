@@ -4,6 +4,7 @@
 //! need `X-CSRF-Token`). Every write needs an `Idempotency-Key`; errors are
 //! `{"error": {"code", "message", "field"}}`.
 
+use super::parse_id;
 use super::session::{Session, idem_key, request_lang};
 use crate::app::{Actor, App};
 use crate::domain::{MessageId, RoomId};
@@ -252,10 +253,6 @@ pub struct SearchQuery {
     pub q: String,
 }
 
-fn room_id(raw: &str) -> AppResult<RoomId> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// The calling user.
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeOut), (status = 400), (status = 401)))]
 pub async fn me(c: Caller) -> Json<MeOut> {
@@ -316,7 +313,9 @@ pub async fn messages(
     if q.before.is_some_and(|b| b < 0) {
         return Err(crate::domain::Invalid::new("before", "err-bad-form").into());
     }
-    let p = app.room_page(&c.s.actor, room_id(&room)?, q.before).await?;
+    let p = app
+        .room_page(&c.s.actor, parse_id(&room)?, q.before)
+        .await?;
     Ok(Json(MessagesOut {
         messages: p.messages.into_iter().map(MessageOut::from).collect(),
         older: p.older,
@@ -336,7 +335,7 @@ pub async fn post_message(
 ) -> AppResult<Json<CreatedOut>> {
     let key = c.write(&headers)?;
     let w = app
-        .post(&c.s.actor, room_id(&room)?, &body.body, body.reply_to, key)
+        .post(&c.s.actor, parse_id(&room)?, &body.body, body.reply_to, key)
         .await?;
     Ok(Json(CreatedOut {
         id: w.value.0,
@@ -448,10 +447,6 @@ pub struct OkOut {
     pub ok: bool,
 }
 
-fn message_id(raw: &str) -> AppResult<MessageId> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// A room and its members.
 #[utoipa::path(get, path = "/api/v1/rooms/{room}", params(("room" = String, Path)),
     responses((status = 200, body = RoomDetailOut), (status = 400), (status = 401), (status = 404)))]
@@ -460,7 +455,7 @@ pub async fn room(
     c: Caller,
     Path(room): Path<String>,
 ) -> AppResult<Json<RoomDetailOut>> {
-    let p = app.room_page(&c.s.actor, room_id(&room)?, Some(0)).await?;
+    let p = app.room_page(&c.s.actor, parse_id(&room)?, Some(0)).await?;
     Ok(Json(RoomDetailOut {
         id: p.room.id,
         kind: p.room.kind.as_str().to_string(),
@@ -494,7 +489,7 @@ pub async fn add_members(
     ApiJson(body): ApiJson<AddMembersIn>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    app.invite(&c.s.actor, room_id(&room)?, &body.logins)
+    app.invite(&c.s.actor, parse_id(&room)?, &body.logins)
         .await?;
     Ok(Json(OkOut { ok: true }))
 }
@@ -513,8 +508,8 @@ pub async fn edit_message(
     c.write(&headers)?;
     app.edit(
         &c.s.actor,
-        room_id(&room)?,
-        message_id(&message)?,
+        parse_id(&room)?,
+        parse_id(&message)?,
         &body.body,
     )
     .await?;
@@ -532,7 +527,7 @@ pub async fn delete_message(
     Path((room, message)): Path<(String, String)>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    app.delete(&c.s.actor, room_id(&room)?, message_id(&message)?)
+    app.delete(&c.s.actor, parse_id(&room)?, parse_id(&message)?)
         .await?;
     Ok(Json(OkOut { ok: true }))
 }
@@ -642,7 +637,7 @@ pub async fn change_room(
     use crate::domain::{Description, RoomName};
     use crate::store::RoomChange;
     c.write(&headers)?;
-    let room = room_id(&room)?;
+    let room = parse_id(&room)?;
     if body.name.is_some() || body.description.is_some() {
         let (current, _) = app.room(&c.s.actor, room).await?;
         let name = RoomName::parse(body.name.as_deref().unwrap_or(&current.name))?;
@@ -668,10 +663,10 @@ pub async fn remove_member(
     Path((room, user)): Path<(String, String)>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    let user = user.parse().map_err(|_| AppError::NotFound)?;
+    let user = parse_id(&user)?;
     app.change_room(
         &c.s.actor,
-        room_id(&room)?,
+        parse_id(&room)?,
         crate::store::RoomChange::RemoveUser(user),
     )
     .await?;
@@ -690,7 +685,7 @@ pub async fn add_org(
     ApiJson(body): ApiJson<OrgIn>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    app.add_org(&c.s.actor, room_id(&room)?, &body.org).await?;
+    app.add_org(&c.s.actor, parse_id(&room)?, &body.org).await?;
     Ok(Json(OkOut { ok: true }))
 }
 
@@ -877,10 +872,6 @@ fn org_out(o: crate::store::Org) -> OrgOut {
     }
 }
 
-fn user_id(raw: &str) -> AppResult<crate::domain::UserId> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 fn role_str(r: RoleIn) -> &'static str {
     match r {
         RoleIn::Member => "member",
@@ -938,7 +929,7 @@ pub async fn users(
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Json<Vec<UserOut>>> {
     let org = match q.org.as_deref().filter(|o| !o.is_empty()) {
-        Some(o) => Some(o.parse().map_err(|_| AppError::NotFound)?),
+        Some(o) => Some(parse_id(o)?),
         None => None,
     };
     Ok(Json(
@@ -1000,7 +991,7 @@ pub async fn reset_user(
     Path(user): Path<String>,
 ) -> AppResult<Json<LinkOut>> {
     c.write(&headers)?;
-    let link = app.reset_password(&c.s.actor, user_id(&user)?).await?;
+    let link = app.reset_password(&c.s.actor, parse_id(&user)?).await?;
     Ok(Json(LinkOut {
         user_id: link.user.id,
         url: link.url,
@@ -1020,7 +1011,7 @@ pub async fn change_user(
     ApiJson(body): ApiJson<UserChangeIn>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    let user = user_id(&user)?;
+    let user = parse_id(&user)?;
     if let Some(r) = body.role {
         app.set_user_role(&c.s.actor, user, role_str(r)).await?;
     }
@@ -1041,7 +1032,7 @@ pub async fn end_user_sessions(
     Path(user): Path<String>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    app.end_user_sessions(&c.s.actor, user_id(&user)?).await?;
+    app.end_user_sessions(&c.s.actor, parse_id(&user)?).await?;
     Ok(Json(OkOut { ok: true }))
 }
 
@@ -1202,8 +1193,8 @@ pub async fn set_member_role(
     };
     app.change_room(
         &c.s.actor,
-        room_id(&room)?,
-        crate::store::RoomChange::SetRole(user_id(&user)?, role),
+        parse_id(&room)?,
+        crate::store::RoomChange::SetRole(parse_id(&user)?, role),
     )
     .await?;
     Ok(Json(OkOut { ok: true }))
@@ -1220,10 +1211,10 @@ pub async fn remove_org(
     Path((room, org)): Path<(String, String)>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    let org = org.parse().map_err(|_| AppError::NotFound)?;
+    let org = parse_id(&org)?;
     app.change_room(
         &c.s.actor,
-        room_id(&room)?,
+        parse_id(&room)?,
         crate::store::RoomChange::RemoveOrg(org),
     )
     .await?;

@@ -38,6 +38,12 @@ pub const MAX_PHOTO_UPLOAD: usize = 100 * 1024 * 1024;
 /// Largest CSV accepted for bulk onboarding.
 pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
 
+/// An id from a path. A malformed id is a 404, like an id that does not exist: callers learn
+/// nothing from its shape.
+fn parse_id<T: std::str::FromStr>(s: &str) -> crate::error::AppResult<T> {
+    s.parse().map_err(|_| crate::error::AppError::NotFound)
+}
+
 /// The whole application as a router; tests and `serve` use the same.
 pub fn router(app: App) -> Router {
     let errors = middleware::from_fn_with_state(app.clone(), render_errors);

@@ -75,9 +75,7 @@ impl Ctx {
     }
 }
 
-pub(super) fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
-    s.parse().map_err(|_| AppError::NotFound)
-}
+pub(super) use super::parse_id;
 
 /// A relative path to return to after login; anything else goes home.
 fn safe_next(next: Option<&str>) -> String {
