@@ -38,6 +38,8 @@ pub struct IncidentForm {
     pub level: String,
     /// When it began, `YYYY-MM-DDTHH:MM` in the deployment's time zone (blank: now).
     pub started_at: String,
+    /// When it began, already known in UTC (the API); used instead of `started_at`.
+    pub started_at_utc: Option<Millis>,
     /// Organisations by short id, code or id.
     pub orgs: Vec<String>,
 }
@@ -237,6 +239,15 @@ impl ShelterPreview {
     }
 }
 
+/// What an applied shelter import did and left out.
+#[derive(Debug, Clone)]
+pub struct ShelterImport {
+    /// The problems of each row left out.
+    pub skipped: Vec<Vec<Problem>>,
+    pub unused_columns: Vec<String>,
+    pub outcome: ImportOutcome,
+}
+
 fn file_error(p: Problem) -> AppError {
     AppError::Invalid(Invalid::new("file", p.key))
 }
@@ -298,9 +309,12 @@ impl App {
                 .map_err(|_| Invalid::new("level", "err-incident-level"))?,
         )?;
         let now = self.now();
-        let opened_at = self
-            .local_time(&form.started_at, "started_at")?
-            .unwrap_or(now);
+        let opened_at = match form.started_at_utc {
+            Some(ms) => ms,
+            None => self
+                .local_time(&form.started_at, "started_at")?
+                .unwrap_or(now),
+        };
         if opened_at > now + CLOCK_SKEW_MS {
             return Err(Invalid::new("started_at", "err-started-future").into());
         }
@@ -543,12 +557,11 @@ impl App {
                 .refuse(actor, "shelter.report", object, AppError::Forbidden)
                 .await);
         }
-        let checked = self.check_report(&incident, &form);
-        let (shelter, status, headcount, needs, note_text, observed_at) = match checked {
-            Ok(v) => v,
+        let report = match self.check_report(&incident, &form, actor.user.id) {
+            Ok(r) => r,
             Err(e) => return Err(self.refuse(actor, "shelter.report", object, e).await),
         };
-        if !self.store.shelter_in_incident(room, shelter).await? {
+        if !self.store.shelter_in_incident(room, report.shelter).await? {
             return Err(self
                 .refuse(
                     actor,
@@ -562,16 +575,7 @@ impl App {
         let w = self
             .store
             .report_shelter(
-                NewReport {
-                    incident: room,
-                    shelter,
-                    status,
-                    headcount,
-                    needs,
-                    note: note_text,
-                    observed_at,
-                    reporter: actor.user.id,
-                },
+                report,
                 Idem {
                     user_id: actor.user.id,
                     key,
@@ -586,12 +590,13 @@ impl App {
         Ok(w)
     }
 
-    #[allow(clippy::type_complexity)]
+    /// The report a form describes, checked (the shelter's place in the incident aside).
     fn check_report(
         &self,
         incident: &Incident,
         form: &ReportForm,
-    ) -> AppResult<(ShelterId, ShelterStatus, Headcount, String, String, Millis)> {
+        reporter: UserId,
+    ) -> AppResult<NewReport> {
         if incident.is_closed() {
             return Err(AppError::Conflict("err-incident-closed"));
         }
@@ -615,7 +620,16 @@ impl App {
                 .map_err(|_| Invalid::new("observed_at", "err-datetime"))?,
         };
         self.check_observed(incident, observed_at, now)?;
-        Ok((shelter, status, headcount, needs, note_text, observed_at))
+        Ok(NewReport {
+            incident: incident.room_id,
+            shelter,
+            status,
+            headcount,
+            needs,
+            note: note_text,
+            observed_at,
+            reporter,
+        })
     }
 
     fn check_observed(&self, incident: &Incident, at: Millis, now: Millis) -> AppResult<()> {
@@ -715,52 +729,31 @@ impl App {
                     });
                 }
             };
-        let keys: HashMap<String, ShelterId> =
-            self.store.shelter_keys(org).await?.into_iter().collect();
-        let current: HashMap<ShelterId, ShelterRow> = self
-            .store
-            .shelters(org)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s.as_row()))
-            .collect();
-        // Rows earlier in the same file count as existing for the rows after them.
-        let mut in_file: HashMap<String, usize> = HashMap::new();
-        let mut seen_rows: Vec<ShelterRow> = Vec::new();
+        let index = self.store.shelter_index(org).await?;
+        let mut good = Vec::new();
+        let mut order = Vec::new();
         for r in parsed.rows {
             match r {
                 Ok(row) => {
-                    let known = row
-                        .keys()
-                        .iter()
-                        .find_map(|k| keys.get(k))
-                        .and_then(|id| current.get(id));
-                    let earlier = row.keys().iter().find_map(|k| in_file.get(k).copied());
-                    let action = match (earlier, known) {
-                        (Some(i), _) => {
-                            let merged = import::shelters::merge(&seen_rows[i], &row);
-                            if import::shelters::same_facts(&merged, &seen_rows[i]) {
-                                "unchanged"
-                            } else {
-                                "update"
-                            }
-                        }
-                        (None, Some(old)) => {
-                            if import::shelters::same_facts(
-                                &import::shelters::merge(old, &row),
-                                old,
-                            ) {
-                                "unchanged"
-                            } else {
-                                "update"
-                            }
-                        }
-                        (None, None) => "add",
+                    order.push(None);
+                    good.push(row);
+                }
+                Err(problems) => order.push(Some(problems)),
+            }
+        }
+        let actions: Vec<&'static str> =
+            import::shelters::plan(good.clone(), &index.keys, &index.facts)
+                .iter()
+                .map(|step| step.action.as_str())
+                .collect();
+        // The file's own rows (before merging) are what the preview shows.
+        let mut planned = good.into_iter().zip(actions);
+        for slot in order {
+            match slot {
+                None => {
+                    let Some((row, action)) = planned.next() else {
+                        break;
                     };
-                    for k in row.keys() {
-                        in_file.entry(k).or_insert(seen_rows.len());
-                    }
-                    seen_rows.push(row.clone());
                     preview.rows.push(ShelterPreviewRow {
                         line: row.line,
                         shelter: Some(row),
@@ -768,7 +761,7 @@ impl App {
                         problems: Vec::new(),
                     });
                 }
-                Err(problems) => preview.rows.push(ShelterPreviewRow {
+                Some(problems) => preview.rows.push(ShelterPreviewRow {
                     line: problems.first().map(|p| p.line).unwrap_or(0),
                     shelter: None,
                     action: "add",
@@ -788,25 +781,39 @@ impl App {
     }
 
     /// Imports a shelter file into an organisation's registry. Refused with problems in the file
-    /// unless `skip_invalid` (then rows with problems are left out); all or nothing.
+    /// unless `skip_invalid` (then rows with problems are left out); all or nothing. The file is
+    /// read again here, but not classified: the store plans and applies in one transaction.
     pub async fn import_shelters(
         &self,
         actor: &Actor,
         org: OrgId,
         text: String,
         skip_invalid: bool,
-    ) -> AppResult<(ShelterPreview, ImportOutcome)> {
+    ) -> AppResult<ShelterImport> {
         let object = format!("org:{org}");
         if let Err(e) = self.require_registry_admin(actor, org) {
             return Err(self.refuse(actor, "shelter.import", object, e).await);
         }
-        let preview = self.preview_shelters(actor, org, text).await?;
-        if let Some(p) = &preview.file_problem {
-            return Err(self
-                .refuse(actor, "shelter.import", object, file_error(p.clone()))
-                .await);
+        let parsed = match import::read_table(&text).and_then(|t| import::parse_shelters(&t)) {
+            Ok(p) if p.rows.is_empty() => Err(Problem::file("err-import-empty")),
+            other => other,
+        };
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(p) => {
+                return Err(self
+                    .refuse(actor, "shelter.import", object, file_error(p))
+                    .await);
+            }
+        };
+        let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+        for r in parsed.rows {
+            match r {
+                Ok(row) => rows.push(row),
+                Err(problems) => skipped.push(problems),
+            }
         }
-        if !preview.ok(skip_invalid) {
+        if rows.is_empty() || (!skipped.is_empty() && !skip_invalid) {
             return Err(self
                 .refuse(
                     actor,
@@ -816,18 +823,16 @@ impl App {
                 )
                 .await);
         }
-        let rows: Vec<ShelterRow> = preview
-            .preview
-            .rows
-            .iter()
-            .filter_map(|r| r.shelter.clone())
-            .collect();
         let audit = self.audit_for(actor, "shelter.import", object);
         let outcome = self
             .store
             .import_shelters(org, rows, self.now(), audit)
             .await?;
-        Ok((preview, outcome))
+        Ok(ShelterImport {
+            skipped,
+            unused_columns: parsed.unused_columns,
+            outcome,
+        })
     }
 
     /// Reads a status snapshot for an incident; saves nothing. Rows with observations outside

@@ -116,6 +116,92 @@ pub fn same_facts(a: &ShelterRow, b: &ShelterRow) -> bool {
     plain(a) == plain(b)
 }
 
+/// What importing one row does to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Add,
+    Update,
+    Unchanged,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The shelter a planned row goes to: one the organisation has, or the one an earlier step of
+/// the same plan adds (by that step's index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target<Id> {
+    Existing(Id),
+    Added(usize),
+}
+
+/// One planned row: what it does, to which shelter, the facts to write, and the keys it brings.
+#[derive(Debug, Clone)]
+pub struct Step<Id> {
+    pub action: Action,
+    pub target: Target<Id>,
+    pub facts: ShelterRow,
+    pub keys: Vec<String>,
+}
+
+/// Plans an import, writing nothing: each row is matched by its keys (strongest first) to a
+/// shelter the organisation has, or to one an earlier row adds, then merged and compared. The
+/// preview shows this plan; the store carries out the same plan inside its transaction.
+pub fn plan<Id: Copy + Eq + std::hash::Hash>(
+    rows: Vec<ShelterRow>,
+    keys: &std::collections::HashMap<String, Id>,
+    current: &std::collections::HashMap<Id, ShelterRow>,
+) -> Vec<Step<Id>> {
+    use std::collections::HashMap;
+    let mut known: HashMap<String, Target<Id>> = keys
+        .iter()
+        .map(|(k, id)| (k.clone(), Target::Existing(*id)))
+        .collect();
+    let mut facts: HashMap<Target<Id>, ShelterRow> = current
+        .iter()
+        .map(|(id, row)| (Target::Existing(*id), row.clone()))
+        .collect();
+    let mut steps = Vec::with_capacity(rows.len());
+    for row in rows {
+        let row_keys = row.keys();
+        let found = row_keys
+            .iter()
+            .find_map(|k| known.get(k).copied())
+            .filter(|t| facts.contains_key(t));
+        let (action, target, new_facts) = match found {
+            None => (Action::Add, Target::Added(steps.len()), row),
+            Some(t) => {
+                let old = &facts[&t];
+                let merged = merge(old, &row);
+                let action = if same_facts(&merged, old) {
+                    Action::Unchanged
+                } else {
+                    Action::Update
+                };
+                (action, t, merged)
+            }
+        };
+        for k in &row_keys {
+            known.entry(k.clone()).or_insert(target);
+        }
+        facts.insert(target, new_facts.clone());
+        steps.push(Step {
+            action,
+            target,
+            facts: new_facts,
+            keys: row_keys,
+        });
+    }
+    steps
+}
+
 /// The weakest key: the place's folded name and address.
 pub fn name_key(name: &str, address: &str) -> String {
     format!("na:{}|{}", match_fold(name), match_fold(address))
@@ -406,6 +492,54 @@ mod tests {
         );
         assert_eq!(capacity_number("要相談"), None);
         assert_eq!(capacity_number(""), None);
+    }
+
+    fn row(name: &str, id: Option<&str>, capacity: &str) -> ShelterRow {
+        ShelterRow {
+            line: 2,
+            local_id: id.map(str::to_string),
+            common_id: None,
+            name: name.into(),
+            kana: String::new(),
+            address: "鳥羽市".into(),
+            position: None,
+            designation: Designation::Shelter,
+            hazards: Hazards::default(),
+            capacity: capacity_number(capacity),
+            capacity_text: capacity.into(),
+            phone: String::new(),
+            note: String::new(),
+            list: Designation::Shelter,
+        }
+    }
+
+    #[test]
+    fn plans_match_existing_shelters_and_earlier_rows() {
+        use std::collections::HashMap;
+        let existing = row("本浦公民館", Some("A1"), "50人");
+        let keys: HashMap<String, u32> = existing.keys().into_iter().map(|k| (k, 7)).collect();
+        let current: HashMap<u32, ShelterRow> = [(7, existing.clone())].into();
+        let steps = plan(
+            vec![
+                row("本浦公民館", Some("A1"), "50人"),
+                row("答志公民館", Some("B2"), "30人"),
+                row("答志公民館", Some("B2"), "40人"),
+                row("本浦公民館", Some("A1"), "60人"),
+            ],
+            &keys,
+            &current,
+        );
+        let got: Vec<(Action, Target<u32>)> = steps.iter().map(|s| (s.action, s.target)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Action::Unchanged, Target::Existing(7)),
+                (Action::Add, Target::Added(1)),
+                (Action::Update, Target::Added(1)),
+                (Action::Update, Target::Existing(7)),
+            ]
+        );
+        assert_eq!(steps[3].facts.capacity, Some(60));
     }
 
     #[test]

@@ -203,6 +203,14 @@ pub enum PhotoSaved {
     Existing(PhotoId),
 }
 
+/// What an import plan needs of an organisation's shelters: every key they are known by, and
+/// the facts of each (ad hoc shelters included).
+#[derive(Debug, Clone, Default)]
+pub struct ShelterIndex {
+    pub keys: std::collections::HashMap<String, ShelterId>,
+    pub facts: std::collections::HashMap<ShelterId, ShelterRow>,
+}
+
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -242,8 +250,8 @@ pub trait IncidentStore {
     /// An organisation's registry (no ad hoc shelters), by name.
     async fn shelters(&self, org: OrgId) -> StoreResult<Vec<Shelter>>;
     async fn shelter(&self, id: ShelterId) -> StoreResult<Shelter>;
-    /// Every key the organisation's shelters are known by.
-    async fn shelter_keys(&self, org: OrgId) -> StoreResult<Vec<(String, ShelterId)>>;
+    /// What planning an import needs: the keys and facts of the organisation's shelters.
+    async fn shelter_index(&self, org: OrgId) -> StoreResult<ShelterIndex>;
     /// Adds or updates (matching by key) every row, in one transaction.
     async fn import_shelters(
         &self,

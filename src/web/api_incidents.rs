@@ -1,25 +1,16 @@
 //! `/api/v1` for incidents, shelter registries, shelter reports and the board.
 
 use super::api::{ApiJson, Caller, CreatedOut, IdemHeader, OkOut, ProblemOut};
+use super::parse_id;
 use crate::app::{App, BoardQuery, IncidentForm, ReportForm, ShelterForm};
 use crate::domain::{Invalid, OrgId, RoomId, ShelterId};
 use crate::error::{AppError, AppResult};
-use crate::store::{Incident, IncidentSummary, Shelter, ShelterReport};
+use crate::store::{Incident, IncidentSummary, Shelter, ShelterReport, rfc3339};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-fn id<T: std::str::FromStr>(raw: &str) -> AppResult<T> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
-fn rfc3339(ms: i64) -> String {
-    crate::store::from_millis(ms)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 fn parse_rfc3339(s: &str, field: &'static str) -> AppResult<i64> {
     time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
@@ -128,28 +119,17 @@ pub async fn open_incident(
     ApiJson(body): ApiJson<IncidentIn>,
 ) -> AppResult<Json<CreatedOut>> {
     let key = c.write(&headers)?;
-    let started_at = match body.started_at.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => String::new(),
-        Some(s) => {
-            let ms = parse_rfc3339(s, "started_at")?;
-            let t = crate::store::from_millis(ms).to_offset(app.config.tz);
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        }
+    let started_at_utc = match body.started_at.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(s) => Some(parse_rfc3339(s, "started_at")?),
     };
     let form = IncidentForm {
         name: body.name,
         kind: body.kind,
         level: body.level.to_string(),
-        started_at,
-        orgs: body.orgs.into_iter().collect(),
+        started_at: String::new(),
+        started_at_utc,
+        orgs: body.orgs,
     };
     let w = app.open_incident(&c.s.actor, form, key).await?;
     Ok(Json(CreatedOut {
@@ -166,7 +146,7 @@ pub async fn incident(
     c: Caller,
     Path(room): Path<String>,
 ) -> AppResult<Json<IncidentOut>> {
-    let (i, _) = app.incident(&c.s.actor, id(&room)?).await?;
+    let (i, _) = app.incident(&c.s.actor, parse_id(&room)?).await?;
     Ok(Json(IncidentOut::from(&i)))
 }
 
@@ -180,7 +160,7 @@ pub async fn close_incident(
     Path(room): Path<String>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     match app.close_incident(&c.s.actor, room).await {
         Ok(()) => {}
         // Closing a closed incident again is what the caller wanted.
@@ -316,7 +296,7 @@ pub async fn shelters(
     _c: Caller,
     Path(org): Path<String>,
 ) -> AppResult<Json<Vec<ShelterOut>>> {
-    let org: OrgId = id(&org)?;
+    let org: OrgId = parse_id(&org)?;
     app.store.org(org).await?;
     Ok(Json(
         app.registry(org)
@@ -338,7 +318,7 @@ pub async fn add_shelter(
     ApiJson(body): ApiJson<ShelterIn>,
 ) -> AppResult<Json<CreatedOut>> {
     c.write(&headers)?;
-    let org: OrgId = id(&org)?;
+    let org: OrgId = parse_id(&org)?;
     app.store.org(org).await?;
     let sid = app.save_shelter(&c.s.actor, org, None, body.into()).await?;
     Ok(Json(CreatedOut {
@@ -359,7 +339,7 @@ pub async fn change_shelter(
     ApiJson(body): ApiJson<ShelterIn>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    let (org, sid): (OrgId, ShelterId) = (id(&org)?, id(&shelter)?);
+    let (org, sid): (OrgId, ShelterId) = (parse_id(&org)?, parse_id(&shelter)?);
     if app.store.shelter(sid).await?.org_id != org {
         return Err(AppError::NotFound);
     }
@@ -443,21 +423,30 @@ pub async fn import_shelters(
     ApiJson(body): ApiJson<ShelterImportIn>,
 ) -> AppResult<Json<ShelterImportOut>> {
     c.write(&headers)?;
-    let org: OrgId = id(&org)?;
+    let org: OrgId = parse_id(&org)?;
     app.store.org(org).await?;
     let t = c.s.tr;
-    let (preview, applied) = if body.apply {
-        let (p, o) = app
+    if body.apply {
+        let done = app
             .import_shelters(&c.s.actor, org, body.text, body.skip_invalid)
             .await?;
-        (p, Some(o))
-    } else {
-        let p = app.preview_shelters(&c.s.actor, org, body.text).await?;
-        if let Some(fp) = &p.file_problem {
-            return Err(Invalid::new("text", fp.key).into());
-        }
-        (p, None)
-    };
+        return Ok(Json(ShelterImportOut {
+            adds: done.outcome.added,
+            updates: done.outcome.updated,
+            unchanged: done.outcome.unchanged,
+            rows_with_problems: done
+                .skipped
+                .iter()
+                .map(|p| row_problems(&t, p.first().map(|x| x.line).unwrap_or(0), p))
+                .collect(),
+            unused_columns: done.unused_columns,
+            applied: true,
+        }));
+    }
+    let preview = app.preview_shelters(&c.s.actor, org, body.text).await?;
+    if let Some(fp) = &preview.file_problem {
+        return Err(Invalid::new("text", fp.key).into());
+    }
     let rows_with_problems = preview
         .preview
         .rows
@@ -465,21 +454,13 @@ pub async fn import_shelters(
         .filter(|r| !r.problems.is_empty())
         .map(|r| row_problems(&t, r.line, &r.problems))
         .collect();
-    let (adds, updates, unchanged) = match applied {
-        Some(o) => (o.added, o.updated, o.unchanged),
-        None => (
-            preview.preview.adds(),
-            preview.preview.updates(),
-            preview.unchanged(),
-        ),
-    };
     Ok(Json(ShelterImportOut {
-        adds,
-        updates,
-        unchanged,
+        adds: preview.preview.adds(),
+        updates: preview.preview.updates(),
+        unchanged: preview.unchanged(),
         rows_with_problems,
         unused_columns: preview.unused_columns,
-        applied: applied.is_some(),
+        applied: false,
     }))
 }
 
@@ -575,11 +556,11 @@ pub async fn reports(
     Path(room): Path<String>,
     Query(q): Query<ReportsQuery>,
 ) -> AppResult<Json<Vec<ReportOut>>> {
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     app.incident(&c.s.actor, room).await?;
     let shelter = match q.shelter.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(id::<ShelterId>(s)?),
+        Some(s) => Some(parse_id::<ShelterId>(s)?),
     };
     Ok(Json(
         app.store
@@ -603,7 +584,7 @@ pub async fn report(
     ApiJson(body): ApiJson<ReportIn>,
 ) -> AppResult<Json<CreatedOut>> {
     let key = c.write(&headers)?;
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     let observed_at = match body.observed_at.as_deref().filter(|s| !s.trim().is_empty()) {
         None => String::new(),
         Some(s) => parse_rfc3339(s, "observed_at")?.to_string(),
@@ -637,7 +618,7 @@ pub async fn add_adhoc(
     ApiJson(body): ApiJson<ShelterIn>,
 ) -> AppResult<Json<CreatedOut>> {
     c.write(&headers)?;
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     let sid = app.add_adhoc_shelter(&c.s.actor, room, body.into()).await?;
     Ok(Json(CreatedOut {
         id: sid.0,
@@ -713,7 +694,7 @@ pub async fn board(
     Path(room): Path<String>,
     Query(q): Query<BoardParams>,
 ) -> AppResult<Json<BoardOut>> {
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     let b = app
         .board(
             &c.s.actor,
@@ -781,7 +762,7 @@ pub async fn snapshot(
     ApiJson(body): ApiJson<SnapshotIn>,
 ) -> AppResult<Json<SnapshotOut>> {
     c.write(&headers)?;
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     let t = c.s.tr;
     let (rows, _) = app.preview_snapshot(&c.s.actor, room, &body.text).await?;
     let rows_with_problems: Vec<RowProblemsOut> = rows
@@ -918,7 +899,7 @@ pub async fn photos(
     Path(room): Path<String>,
     Query(q): Query<PhotosQuery>,
 ) -> AppResult<Json<Vec<PhotoOut>>> {
-    let room: RoomId = id(&room)?;
+    let room: RoomId = parse_id(&room)?;
     let filter = crate::app::GalleryFilter {
         by_taken: q.sort.as_deref() == Some("taken"),
         org: q.org,
@@ -937,7 +918,7 @@ pub async fn photo(
     c: Caller,
     Path(pid): Path<String>,
 ) -> AppResult<Json<PhotoOut>> {
-    let (p, _) = app.photo_for(&c.s.actor, id(&pid)?).await?;
+    let (p, _) = app.photo_for(&c.s.actor, parse_id(&pid)?).await?;
     Ok(Json(PhotoOut::from(&p)))
 }
 
@@ -960,7 +941,7 @@ pub async fn withdraw_photo(
     ApiJson(body): ApiJson<WithdrawIn>,
 ) -> AppResult<Json<OkOut>> {
     c.write(&headers)?;
-    app.withdraw_photo(&c.s.actor, id(&pid)?, &body.reason)
+    app.withdraw_photo(&c.s.actor, parse_id(&pid)?, &body.reason)
         .await?;
     Ok(Json(OkOut { ok: true }))
 }

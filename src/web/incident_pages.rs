@@ -69,6 +69,7 @@ pub async fn incident_create(
         kind: get("kind"),
         level: get("level"),
         started_at: get("started_at"),
+        started_at_utc: None,
         orgs,
     };
     let key = idem_key(&headers, form.get("idem").map(String::as_str))?;
@@ -889,9 +890,9 @@ pub async fn registry_import(
             .import_shelters(&s.actor, org, text.clone(), page.skip_invalid)
             .await
         {
-            Ok((_, outcome)) => {
+            Ok(done) => {
                 let mut page = registry_page(&app, &s, org).await?;
-                page.done = Some(outcome);
+                page.done = Some(done.outcome);
                 return Ok(page.into_response());
             }
             Err(e @ AppError::Invalid(_)) => page.error = Some(problem(&s.tr, &e)),

@@ -1,7 +1,7 @@
 //! SQL for incidents, the shelter registry and shelter reports.
 
 use super::*;
-use crate::import::shelters::{merge, same_facts};
+use crate::import::shelters::{Action, Target, plan};
 use crate::import::{ShelterRow, SnapshotRow};
 use std::collections::HashMap;
 
@@ -449,11 +449,14 @@ async fn update_shelter(
     Ok(())
 }
 
-/// The organisation's keys, to match rows in a transaction.
-async fn keys_in(tx: &mut Tx<'_>, org: OrgId) -> StoreResult<HashMap<String, ShelterId>> {
+/// Every key the organisation's shelters are known by.
+async fn keys_of<'e, E>(ex: E, org: OrgId) -> StoreResult<HashMap<String, ShelterId>>
+where
+    E: Executor<'e, Database = Any>,
+{
     let rows = sqlx::query("SELECT key, shelter_id FROM shelter_keys WHERE org_id = $1")
         .bind(org.to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(ex)
         .await?;
     let mut map = HashMap::with_capacity(rows.len());
     for r in &rows {
@@ -462,27 +465,46 @@ async fn keys_in(tx: &mut Tx<'_>, org: OrgId) -> StoreResult<HashMap<String, She
     Ok(map)
 }
 
-/// Remembers the keys of `row` for `sid` (keys already taken stay with their shelter).
+/// The facts of every shelter of the organisation (ad hoc ones included: keys find them too).
+async fn org_shelters<'e, E>(ex: E, org: OrgId) -> StoreResult<HashMap<ShelterId, ShelterRow>>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(&format!(
+        "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.org_id = $1"
+    ))
+    .bind(org.to_string())
+    .fetch_all(ex)
+    .await?;
+    let mut map = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let s = shelter_row(r)?;
+        map.insert(s.id, s.as_row());
+    }
+    Ok(map)
+}
+
+/// Remembers `row_keys` for `sid` (keys already taken stay with their shelter).
 async fn remember_keys(
     tx: &mut Tx<'_>,
     keys: &mut HashMap<String, ShelterId>,
     org: OrgId,
-    row: &ShelterRow,
+    row_keys: &[String],
     sid: ShelterId,
 ) -> StoreResult<()> {
-    for k in row.keys() {
-        if keys.contains_key(&k) {
+    for k in row_keys {
+        if keys.contains_key(k) {
             continue;
         }
         sqlx::query(
             "INSERT INTO shelter_keys (org_id, key, shelter_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(org.to_string())
-        .bind(&k)
+        .bind(k)
         .bind(sid.to_string())
         .execute(&mut **tx)
         .await?;
-        keys.insert(k, sid);
+        keys.insert(k.clone(), sid);
     }
     Ok(())
 }
@@ -810,14 +832,11 @@ impl IncidentStore for SqlStore {
         shelter_row(&row)
     }
 
-    async fn shelter_keys(&self, org: OrgId) -> StoreResult<Vec<(String, ShelterId)>> {
-        let rows = sqlx::query("SELECT key, shelter_id FROM shelter_keys WHERE org_id = $1")
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("key")?, id(r, "shelter_id")?)))
-            .collect()
+    async fn shelter_index(&self, org: OrgId) -> StoreResult<ShelterIndex> {
+        Ok(ShelterIndex {
+            keys: keys_of(&self.reader, org).await?,
+            facts: org_shelters(&self.reader, org).await?,
+        })
     }
 
     async fn import_shelters(
@@ -828,40 +847,32 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<ImportOutcome> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        let mut keys = keys_in(&mut tx, org).await?;
-        let existing = sqlx::query(&format!(
-            "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.org_id = $1"
-        ))
-        .bind(org.to_string())
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut current: HashMap<ShelterId, ShelterRow> = HashMap::with_capacity(existing.len());
-        for r in &existing {
-            let s = shelter_row(r)?;
-            current.insert(s.id, s.as_row());
-        }
+        let mut keys = keys_of(&mut *tx, org).await?;
+        let current = org_shelters(&mut *tx, org).await?;
+        let steps = plan(rows, &keys, &current);
+        let mut added: Vec<Option<ShelterId>> = vec![None; steps.len()];
         let mut out = ImportOutcome::default();
-        for row in rows {
-            let found = row.keys().iter().find_map(|k| keys.get(k).copied());
-            match found.and_then(|sid| current.get(&sid).map(|c| (sid, c))) {
-                None => {
-                    let sid = insert_shelter(&mut tx, org, &row, None, now).await?;
-                    remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
-                    current.insert(sid, row);
+        for (i, step) in steps.iter().enumerate() {
+            let sid = match (step.action, step.target) {
+                (Action::Add, _) => {
+                    let sid = insert_shelter(&mut tx, org, &step.facts, None, now).await?;
+                    added[i] = Some(sid);
                     out.added += 1;
+                    sid
                 }
-                Some((sid, old)) => {
-                    let merged = merge(old, &row);
-                    if same_facts(&merged, old) {
-                        out.unchanged += 1;
-                    } else {
-                        update_shelter(&mut tx, sid, &merged, now).await?;
-                        out.updated += 1;
-                    }
-                    remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
-                    current.insert(sid, merged);
+                (_, Target::Existing(sid)) => sid,
+                (_, Target::Added(j)) => added[j]
+                    .ok_or_else(|| StoreError::Corrupt("import plan out of order".into()))?,
+            };
+            match step.action {
+                Action::Update => {
+                    update_shelter(&mut tx, sid, &step.facts, now).await?;
+                    out.updated += 1;
                 }
+                Action::Unchanged => out.unchanged += 1,
+                Action::Add => {}
             }
+            remember_keys(&mut tx, &mut keys, org, &step.keys, sid).await?;
         }
         insert_audit(
             &mut tx,
@@ -888,7 +899,7 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<ShelterId> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        let mut keys = keys_in(&mut tx, org).await?;
+        let mut keys = keys_of(&mut *tx, org).await?;
         let sid = match sid {
             Some(sid) => {
                 let old = shelter_in(&mut tx, sid).await?;
@@ -908,7 +919,7 @@ impl IncidentStore for SqlStore {
                 insert_shelter(&mut tx, org, &row, incident, now).await?
             }
         };
-        remember_keys(&mut tx, &mut keys, org, &row, sid).await?;
+        remember_keys(&mut tx, &mut keys, org, &row.keys(), sid).await?;
         insert_audit(
             &mut tx,
             &AuditRecord {
@@ -966,7 +977,7 @@ impl IncidentStore for SqlStore {
     ) -> StoreResult<ImportOutcome> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         incident_open(&mut tx, incident).await?;
-        let mut keys = keys_in(&mut tx, org).await?;
+        let mut keys = keys_of(&mut *tx, org).await?;
         let mut out = ImportOutcome::default();
         for row in rows {
             let sid = match row.shelter.keys().iter().find_map(|k| keys.get(k).copied()) {
@@ -984,7 +995,7 @@ impl IncidentStore for SqlStore {
                     sid
                 }
             };
-            remember_keys(&mut tx, &mut keys, org, &row.shelter, sid).await?;
+            remember_keys(&mut tx, &mut keys, org, &row.shelter.keys(), sid).await?;
             for obs in &row.observations {
                 // The same observation imported again is not a second report.
                 let seen: Option<i64> = sqlx::query_scalar(
