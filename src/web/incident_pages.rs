@@ -2,7 +2,7 @@
 //! the shelter registry of an organisation.
 
 use super::pages::{Ctx, parse_id, problem};
-use super::session::{Session, Write, idem_key, wants_json};
+use super::session::{Session, Upload, Write, idem_key, wants_json};
 use crate::app::{
     Access, App, Board, BoardQuery, IncidentForm, ReportForm, ShelterForm, ShelterPreview,
 };
@@ -545,47 +545,27 @@ pub async fn snapshot_form(
     Ok(snapshot_page(&app, &s, room).await?.into_response())
 }
 
-/// A file upload (or pasted text) with its CSRF token checked, decoded to text.
-pub(super) async fn file_upload(
-    s: &Session,
-    mut form: axum::extract::Multipart,
-) -> AppResult<(String, HashMap<String, String>)> {
-    let bad = |_| AppError::BadRequest("err-bad-form");
-    let (mut file, mut fields) = (Vec::new(), HashMap::new());
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::TooLarge
-        } else {
-            AppError::BadRequest("err-bad-form")
-        }
-    })? {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            file = field.bytes().await.map_err(bad)?.to_vec();
-        } else {
-            fields.insert(name, field.text().await.map_err(bad)?);
-        }
+/// The text of an upload form: the file decoded (UTF-8, UTF-16 or Shift_JIS), else the text
+/// carried from the preview.
+fn upload_text(u: &Upload) -> AppResult<String> {
+    match u.files.iter().find(|f| !f.is_empty()) {
+        Some(file) => crate::import::decode_text(file)
+            .map_err(|p| AppError::Invalid(Invalid::new("file", p.key))),
+        None => Ok(u.field("text")),
     }
-    s.check_csrf(fields.get("csrf").map(String::as_str).unwrap_or(""))?;
-    let text = if file.is_empty() {
-        fields.get("text").cloned().unwrap_or_default()
-    } else {
-        crate::import::decode_text(&file)
-            .map_err(|p| AppError::Invalid(Invalid::new("file", p.key)))?
-    };
-    Ok((text, fields))
 }
 
 /// Checks an uploaded snapshot and shows what it would store; with `confirm`, stores it.
 pub async fn snapshot_submit(
     State(app): State<App>,
-    s: Session,
     Path(room): Path<String>,
-    form: axum::extract::Multipart,
+    u: Upload,
 ) -> AppResult<Response> {
     let room = parse_id(&room)?;
-    let mut page = snapshot_page(&app, &s, room).await?;
-    let (text, fields) = match file_upload(&s, form).await {
+    let s = &u.s;
+    let fields = &u.fields;
+    let mut page = snapshot_page(&app, s, room).await?;
+    let text = match upload_text(&u) {
         Ok(v) => v,
         Err(e @ AppError::Invalid(_)) => {
             page.error = Some(problem(&s.tr, &e));
@@ -867,16 +847,17 @@ pub async fn shelter_edit(
 /// Uploads a shelter file: shows the preview; with `confirm`, imports it.
 pub async fn registry_import(
     State(app): State<App>,
-    s: Session,
     Path(org): Path<String>,
-    form: axum::extract::Multipart,
+    u: Upload,
 ) -> AppResult<Response> {
     let org = parse_id(&org)?;
-    let mut page = registry_page(&app, &s, org).await?;
+    let s = &u.s;
+    let fields = &u.fields;
+    let mut page = registry_page(&app, s, org).await?;
     if !page.can_edit {
         return Err(AppError::Forbidden);
     }
-    let (text, fields) = match file_upload(&s, form).await {
+    let text = match upload_text(&u) {
         Ok(v) => v,
         Err(e @ AppError::Invalid(_)) => {
             page.error = Some(problem(&s.tr, &e));
@@ -891,7 +872,7 @@ pub async fn registry_import(
             .await
         {
             Ok(done) => {
-                let mut page = registry_page(&app, &s, org).await?;
+                let mut page = registry_page(&app, s, org).await?;
                 page.done = Some(done.outcome);
                 return Ok(page.into_response());
             }
@@ -992,33 +973,16 @@ pub async fn gallery(
 /// the form's, so a resent form stores nothing twice).
 pub async fn photo_upload(
     State(app): State<App>,
-    s: Session,
     Path(room): Path<String>,
-    headers: axum::http::HeaderMap,
-    mut form: axum::extract::Multipart,
+    u: Upload,
 ) -> AppResult<Response> {
     let room: RoomId = parse_id(&room)?;
-    let too_large = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::TooLarge
-        } else {
-            AppError::BadRequest("err-bad-form")
-        }
-    };
-    let mut fields: HashMap<String, String> = HashMap::new();
-    let mut files: Vec<Vec<u8>> = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(too_large)? {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            files.push(field.bytes().await.map_err(too_large)?.to_vec());
-        } else {
-            fields.insert(name, field.text().await.map_err(too_large)?);
-        }
-    }
-    s.check_csrf(super::session::csrf_of(
-        &headers,
-        fields.get("csrf").map(String::as_str),
-    ))?;
+    let Upload {
+        s,
+        headers,
+        files,
+        fields,
+    } = u;
     let base = idem_key(&headers, fields.get("idem").map(String::as_str))?;
     if files.is_empty() {
         return Err(Invalid::new("file", "err-photo-empty").into());

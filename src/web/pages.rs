@@ -2,7 +2,7 @@
 
 use super::format::{highlight, message_html};
 use super::session::{
-    Form, MaybeSession, PRE_CSRF_COOKIE, Session, Visitor, Write, idem_key, lang_cookie,
+    Form, MaybeSession, PRE_CSRF_COOKIE, Session, Upload, Visitor, Write, idem_key, lang_cookie,
     session_cookie, wants_json,
 };
 use crate::app::{App, IssuedLink, NewUserInput, RoomPage, SetupInput, random_token};
@@ -1609,33 +1609,18 @@ pub async fn admin_import(State(app): State<App>, s: Session) -> AppResult<Respo
     Ok(ImportPage::new(&app, &s).await?.into_response())
 }
 
-/// The CSV of an upload form (a file, else pasted text), with its CSRF token checked.
-async fn csv_upload(s: &Session, mut form: axum::extract::Multipart) -> AppResult<String> {
-    let bad = |_| AppError::BadRequest("err-bad-form");
-    let (mut csrf, mut file, mut pasted) = (String::new(), Vec::new(), String::new());
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(bad)?,
-            Some("file") => file = field.bytes().await.map_err(bad)?.to_vec(),
-            Some("csv") => pasted = field.text().await.map_err(bad)?,
-            _ => {}
-        }
+/// The CSV of an upload form: the file, else the pasted text.
+fn csv_upload(u: &Upload) -> String {
+    match u.files.iter().find(|f| !f.is_empty()) {
+        Some(file) => crate::app::decode_csv(file),
+        None => u.field("csv"),
     }
-    s.check_csrf(&csrf)?;
-    Ok(if file.is_empty() {
-        pasted
-    } else {
-        crate::app::decode_csv(&file)
-    })
 }
 
 /// Checks an uploaded (or pasted) users CSV and shows what importing it would do.
-pub async fn admin_import_preview(
-    State(app): State<App>,
-    s: Session,
-    form: axum::extract::Multipart,
-) -> AppResult<Response> {
-    let text = csv_upload(&s, form).await?;
+pub async fn admin_import_preview(State(app): State<App>, u: Upload) -> AppResult<Response> {
+    let text = csv_upload(&u);
+    let s = u.s;
     let preview = app.preview_users(&s.actor, text).await?;
     let status = if preview.ok() {
         StatusCode::OK
@@ -1681,12 +1666,9 @@ pub async fn admin_import_apply(
 }
 
 /// Checks an organisations CSV.
-pub async fn admin_import_orgs_preview(
-    State(app): State<App>,
-    s: Session,
-    form: axum::extract::Multipart,
-) -> AppResult<Response> {
-    let text = csv_upload(&s, form).await?;
+pub async fn admin_import_orgs_preview(State(app): State<App>, u: Upload) -> AppResult<Response> {
+    let text = csv_upload(&u);
+    let s = u.s;
     let preview = app.preview_orgs(&s.actor, text).await?;
     let status = if preview.ok() {
         StatusCode::OK

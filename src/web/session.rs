@@ -231,6 +231,60 @@ impl<T: DeserializeOwned> FromRequest<App> for Write<T> {
     }
 }
 
+/// A multipart upload from a logged-in user: the files sent as `file` (any number), the other
+/// fields, the headers, with the CSRF token (field `csrf` or header) already checked. A body
+/// over the route's limit is a 413.
+pub struct Upload {
+    pub s: Session,
+    pub headers: HeaderMap,
+    pub files: Vec<Vec<u8>>,
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl Upload {
+    /// A text field, empty when absent.
+    pub fn field(&self, name: &str) -> String {
+        self.fields.get(name).cloned().unwrap_or_default()
+    }
+}
+
+impl FromRequest<App> for Upload {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let s = Session::from_request_parts(&mut parts, app).await?;
+        let headers = parts.headers.clone();
+        let mut form =
+            axum::extract::Multipart::from_request(Request::from_parts(parts, body), app)
+                .await
+                .map_err(|_| AppError::BadRequest("err-bad-form"))?;
+        let failed = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge
+            } else {
+                AppError::BadRequest("err-bad-form")
+            }
+        };
+        let (mut files, mut fields) = (Vec::new(), std::collections::HashMap::new());
+        while let Some(field) = form.next_field().await.map_err(failed)? {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "file" {
+                files.push(field.bytes().await.map_err(failed)?.to_vec());
+            } else {
+                fields.insert(name, field.text().await.map_err(failed)?);
+            }
+        }
+        s.check_csrf(csrf_of(&headers, fields.get("csrf").map(String::as_str)))?;
+        Ok(Upload {
+            s,
+            headers,
+            files,
+            fields,
+        })
+    }
+}
+
 /// The idempotency key of a write: the form's hidden field, else the `Idempotency-Key` header.
 pub fn idem_key(headers: &HeaderMap, field: Option<&str>) -> Result<IdemKey, AppError> {
     let raw = field
