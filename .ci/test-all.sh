@@ -30,10 +30,16 @@ if [ -z "$cluster" ]; then
   cluster=$(pg_lsclusters -h | head -n 1)
 fi
 read -r pg_ver pg_name _ <<<"$cluster"
-pg_ctlcluster "$pg_ver" "$pg_name" start 2>/dev/null || true
+if ! pg_isready -q; then
+  echo "== starting PostgreSQL $pg_ver/$pg_name"
+  pg_ctlcluster "$pg_ver" "$pg_name" start 2>/dev/null || true
+fi
 for _ in $(seq 1 30); do pg_isready -q && break; sleep 1; done
 me=$(id -un)
-$AS_PG "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '$me'\"" | grep -q 1 || $AS_PG "createuser -s $me"
+if ! $AS_PG "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '$me'\"" | grep -q 1; then
+  echo "== creating the PostgreSQL role $me"
+  $AS_PG "createuser -s $me"
+fi
 export SONAE_TEST_PG_URL="${SONAE_TEST_PG_URL:-postgres://$me@localhost/postgres?host=/var/run/postgresql}"
 # Databases left by earlier runs (each test makes its own).
 psql -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'sonae_t_%'" | while read -r db; do
