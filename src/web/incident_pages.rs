@@ -215,21 +215,68 @@ pub async fn board(
     .into_response())
 }
 
-/// Quotes a CSV field when needed, and defuses spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+/// A cell that a spreadsheet would run as a formula is written with a leading `'`.
+fn defuse(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@']) {
         format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s
     }
 }
 
-/// The board as shown (same filters and order), as CSV with a BOM so Excel reads it as UTF-8.
+/// The board as CSV (CRLF, with a BOM so Excel reads it as UTF-8).
+fn board_csv_bytes(t: &crate::i18n::Tr, b: &Board) -> AppResult<Vec<u8>> {
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        let fail = |e: csv::Error| AppError::Internal(format!("board CSV: {e}"));
+        let header = [
+            "ui-organisation",
+            "ui-shelter",
+            "ui-shelter-address",
+            "ui-designation",
+            "ui-status",
+            "ui-evacuees",
+            "ui-households",
+            "ui-capacity",
+            "ui-observed-at",
+            "ui-reporter",
+            "ui-needs",
+            "ui-note",
+        ];
+        w.write_record(header.iter().map(|k| t.t(k)))
+            .map_err(fail)?;
+        for l in &b.lines {
+            let sh = &l.row.shelter;
+            let r = l.row.latest.as_ref();
+            let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let fields = [
+                sh.org_name.clone(),
+                sh.name.clone(),
+                sh.address.clone(),
+                t.t(sh.designation.ui_key()),
+                r.map(|r| t.t(r.status.ui_key()))
+                    .unwrap_or_else(|| t.t("ui-unreported")),
+                n(r.and_then(|r| r.evacuees)),
+                n(r.and_then(|r| r.households)),
+                sh.capacity_text.clone(),
+                r.map(|r| t.time(r.observed_at)).unwrap_or_default(),
+                r.map(|r| r.reporter_name.clone()).unwrap_or_default(),
+                r.map(|r| r.needs.clone()).unwrap_or_default(),
+                r.map(|r| r.note.clone()).unwrap_or_default(),
+            ];
+            w.write_record(fields.into_iter().map(defuse))
+                .map_err(fail)?;
+        }
+        w.flush()
+            .map_err(|e| AppError::Internal(format!("board CSV: {e}")))?;
+    }
+    Ok(out)
+}
+
+/// The board as shown (same filters and order), as CSV.
 pub async fn board_csv(
     State(app): State<App>,
     s: Session,
@@ -238,58 +285,7 @@ pub async fn board_csv(
 ) -> AppResult<Response> {
     let room = parse_id(&room)?;
     let b = app.board(&s.actor, room, &q.query()).await?;
-    let t = &s.tr;
-    let mut out = String::from("\u{feff}");
-    let header = [
-        "ui-organisation",
-        "ui-shelter",
-        "ui-shelter-address",
-        "ui-designation",
-        "ui-status",
-        "ui-evacuees",
-        "ui-households",
-        "ui-capacity",
-        "ui-observed-at",
-        "ui-reporter",
-        "ui-needs",
-        "ui-note",
-    ];
-    out.push_str(
-        &header
-            .iter()
-            .map(|k| csv_field(&t.t(k)))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    out.push_str("\r\n");
-    for l in &b.lines {
-        let sh = &l.row.shelter;
-        let r = l.row.latest.as_ref();
-        let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let fields = [
-            sh.org_name.clone(),
-            sh.name.clone(),
-            sh.address.clone(),
-            t.t(sh.designation.ui_key()),
-            r.map(|r| t.t(r.status.ui_key()))
-                .unwrap_or_else(|| t.t("ui-unreported")),
-            n(r.and_then(|r| r.evacuees)),
-            n(r.and_then(|r| r.households)),
-            sh.capacity_text.clone(),
-            r.map(|r| t.time(r.observed_at)).unwrap_or_default(),
-            r.map(|r| r.reporter_name.clone()).unwrap_or_default(),
-            r.map(|r| r.needs.clone()).unwrap_or_default(),
-            r.map(|r| r.note.clone()).unwrap_or_default(),
-        ];
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
-    }
+    let out = board_csv_bytes(&s.tr, &b)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
