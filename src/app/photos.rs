@@ -71,6 +71,37 @@ impl App {
         FileStore::new(&self.config.files_dir)
     }
 
+    /// Stores the photos of one form, each with the form's details and its own idempotency key
+    /// (the form's key, then `key-1`, `key-2`…, so a resent form stores nothing twice). Stops
+    /// at the first photo refused.
+    pub async fn upload_photos(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        files: Vec<Vec<u8>>,
+        details: PhotoUpload,
+        key: IdemKey,
+    ) -> AppResult<Vec<Uploaded>> {
+        if files.is_empty() {
+            return Err(Invalid::new("file", "err-photo-empty").into());
+        }
+        let mut done = Vec::with_capacity(files.len());
+        for (i, bytes) in files.into_iter().enumerate() {
+            let key = if i == 0 {
+                key.clone()
+            } else {
+                IdemKey::parse(&format!("{}-{i}", key.as_str()))
+                    .map_err(|_| AppError::BadRequest("err-idem-key"))?
+            };
+            let up = PhotoUpload {
+                bytes,
+                ..details.clone()
+            };
+            done.push(self.upload_photo(actor, room, up, key).await?.value);
+        }
+        Ok(done)
+    }
+
     /// Stores one photo in an incident: checked, processed, its files written, then recorded.
     pub async fn upload_photo(
         &self,

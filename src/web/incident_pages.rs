@@ -980,36 +980,27 @@ pub async fn photo_upload(
         fields,
     } = u;
     let base = idem_key(&headers, fields.get("idem").map(String::as_str))?;
-    if files.is_empty() {
-        return Err(Invalid::new("file", "err-photo-empty").into());
-    }
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let mut results = Vec::new();
-    for (i, bytes) in files.into_iter().enumerate() {
-        let key = if i == 0 {
-            base.clone()
-        } else {
-            IdemKey::parse(&format!("{}-{i}", base.as_str()))
-                .map_err(|_| AppError::BadRequest("err-idem-key"))?
-        };
-        let up = crate::app::PhotoUpload {
-            bytes,
-            caption: get("caption"),
-            shelter: get("shelter"),
-            lat: get("lat"),
-            lon: get("lon"),
-            queued_at: get("queued_at"),
-        };
-        match app.upload_photo(&s.actor, room, up, key).await {
-            Ok(w) => results.push(w.value),
-            Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
-                let mut page = gallery_page(&app, &s, room, Default::default()).await?;
-                page.error = Some(problem(&s.tr, &e));
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-            }
-            Err(e) => return Err(e),
+    let details = crate::app::PhotoUpload {
+        bytes: Vec::new(),
+        caption: get("caption"),
+        shelter: get("shelter"),
+        lat: get("lat"),
+        lon: get("lon"),
+        queued_at: get("queued_at"),
+    };
+    let results = match app
+        .upload_photos(&s.actor, room, files, details, base)
+        .await
+    {
+        Ok(r) => r,
+        Err(e @ AppError::Invalid(_)) if !wants_json(&headers, "") => {
+            let mut page = gallery_page(&app, &s, room, Default::default()).await?;
+            page.error = Some(problem(&s.tr, &e));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
-    }
+        Err(e) => return Err(e),
+    };
     let t = &s.tr;
     let notes: Vec<String> = results
         .iter()

@@ -509,12 +509,16 @@ async fn remember_keys(
     Ok(())
 }
 
-async fn shelter_in(tx: &mut Tx<'_>, sid: ShelterId) -> StoreResult<Shelter> {
+/// One shelter, from a pool or inside a transaction.
+async fn shelter_by_id<'e, E>(ex: E, sid: ShelterId) -> StoreResult<Shelter>
+where
+    E: Executor<'e, Database = Any>,
+{
     let row = sqlx::query(&format!(
         "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.id = $1"
     ))
     .bind(sid.to_string())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?
     .ok_or(StoreError::NotFound)?;
     shelter_row(&row)
@@ -822,14 +826,7 @@ impl IncidentStore for SqlStore {
     }
 
     async fn shelter(&self, sid: ShelterId) -> StoreResult<Shelter> {
-        let row = sqlx::query(&format!(
-            "SELECT {SHELTER_COLS} FROM shelters s JOIN orgs so ON so.id = s.org_id WHERE s.id = $1"
-        ))
-        .bind(sid.to_string())
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        shelter_row(&row)
+        shelter_by_id(&self.reader, sid).await
     }
 
     async fn shelter_index(&self, org: OrgId) -> StoreResult<ShelterIndex> {
@@ -902,7 +899,7 @@ impl IncidentStore for SqlStore {
         let mut keys = keys_of(&mut *tx, org).await?;
         let sid = match sid {
             Some(sid) => {
-                let old = shelter_in(&mut tx, sid).await?;
+                let old = shelter_by_id(&mut *tx, sid).await?;
                 if old.org_id != org {
                     return Err(StoreError::NotFound);
                 }
