@@ -594,12 +594,18 @@ async fn the_gallery_opens_a_photo_in_a_lightbox_and_closes_it() {
         .expect("open");
     let open = b
         .execute(
-            "const d = document.getElementById('lightbox'); return [d.open, document.getElementById('lightbox-img').naturalWidth > 0 || document.getElementById('lightbox-img').src];",
+            "const d = document.getElementById('lightbox'); return [d.open, document.getElementById('lightbox-img').getAttribute('src')];",
             vec![],
         )
         .await
         .expect("state");
     assert_eq!(open[0], serde_json::json!(true), "the lightbox is open");
+    assert!(
+        open[1]
+            .as_str()
+            .is_some_and(|src| src.ends_with("/display")),
+        "it shows the display image: {open:?}"
+    );
     sees(b, "橋の損傷", 5).await;
     button(b, "閉じる").await.click().await.expect("close");
     let open = b
