@@ -375,6 +375,81 @@ async fn bench_post(
     Ok(())
 }
 
+/// Opens the live streams of clients `1..=n`; each reports when an event naming a tag that
+/// starts with `prefix` arrives. Returns once all are connected, with a task collecting
+/// (tag, arrival) pairs until five quiet seconds.
+async fn listen(
+    b: &Bench,
+    n: usize,
+    prefix: &'static str,
+) -> anyhow::Result<tokio::task::JoinHandle<Vec<(String, Instant)>>> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    for i in 1..=n {
+        let url = format!("{}/events", b.base(i));
+        let cookie = format!("sonae_session={}", b.tokens[i]);
+        let (tx, ready, client) = (tx.clone(), ready_tx.clone(), client.clone());
+        tokio::spawn(async move {
+            let Ok(res) = client.get(url).header("cookie", cookie).send().await else {
+                return;
+            };
+            let _ = ready.send(());
+            let mut s = res.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = s.next().await {
+                let at = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    if let Some(p) = block.find(prefix) {
+                        let tag: String = block[p..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        let _ = tx.send((tag, at));
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    for _ in 0..n {
+        if tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
+            .await
+            .is_err()
+        {
+            anyhow::bail!("live streams did not connect in time");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(Some(x)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            got.push(x);
+        }
+        got
+    }))
+}
+
+/// Delivery times (ms, sorted) of the tagged events against when each tag was sent.
+fn delivery_ms(
+    sent: &std::collections::HashMap<String, Instant>,
+    got: &[(String, Instant)],
+) -> Vec<f64> {
+    let mut lat: Vec<f64> = got
+        .iter()
+        .filter_map(|(tag, at)| {
+            sent.get(tag)
+                .map(|s0| at.duration_since(*s0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    lat
+}
+
 async fn bench_fanout(
     subscribers: usize,
     posts: usize,
@@ -386,84 +461,23 @@ async fn bench_fanout(
     println!(
         "fan-out: {subscribers} live subscribers in one room over {instances} instance(s), {posts} posts {interval_ms} ms apart, posted to the first"
     );
-    let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()?;
-    for i in 1..=subscribers {
-        let url = format!("{}/events", b.base(i));
-        let cookie = format!("sonae_session={}", b.tokens[i]);
-        let tx = tx.clone();
-        let ready = ready_tx.clone();
-        let client = client.clone();
-        tokio::spawn(async move {
-            let Ok(res) = client.get(url).header("cookie", cookie).send().await else {
-                return;
-            };
-            let _ = ready.send(());
-            let mut s = res.bytes_stream();
-            let mut buf = String::new();
-            while let Some(Ok(chunk)) = s.next().await {
-                let now = Instant::now();
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    if let Some(at) = block.find("bench-post-") {
-                        let tag: String = block[at..]
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                            .collect();
-                        let _ = tx.send((tag, now));
-                    }
-                }
-            }
-        });
-    }
-    drop(tx);
-    for _ in 0..subscribers {
-        if tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
-            .await
-            .is_err()
-        {
-            anyhow::bail!("subscribers did not connect in time");
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let collector = listen(&b, subscribers, "bench-post-").await?;
     println!(
         "  connected: {} streams open on the server",
         b.app.live.subscribers()
     );
     let poster = reqwest::Client::new();
-    let collector = tokio::spawn(async move {
-        let mut got = Vec::new();
-        while let Ok(Some(x)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            got.push(x);
-        }
-        got
-    });
+    let mut sent = std::collections::HashMap::new();
     for p in 0..posts {
         let tag = format!("bench-post-{p}");
-        sent.lock()
-            .map_err(|_| anyhow::anyhow!("lock"))?
-            .insert(tag.clone(), Instant::now());
+        sent.insert(tag.clone(), Instant::now());
         let status = post_one(&poster, &b, 0, &tag).await?;
         if !status.is_success() {
             eprintln!("  post {p} failed: {status}");
         }
         tokio::time::sleep(Duration::from_millis(interval_ms)).await;
     }
-    let got = collector.await?;
-    let sent = sent.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
-    let mut lat: Vec<f64> = got
-        .iter()
-        .filter_map(|(tag, at)| {
-            sent.get(tag)
-                .map(|s0| at.duration_since(*s0).as_secs_f64() * 1000.0)
-        })
-        .collect();
-    lat.sort_by(|a, b| a.total_cmp(b));
+    let lat = delivery_ms(&sent, &collector.await?);
     let expected = subscribers * posts;
     println!(
         "  delivered: {} of {expected} ({:.2} %)",
@@ -793,63 +807,13 @@ async fn bench_board(a: BoardArgs, pg: Option<&str>) -> anyhow::Result<()> {
     );
 
     // Live: `boards` subscribers; reports posted over HTTP; time until each board has it.
-    let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let sub_client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()?;
-    for i in 1..=a.boards {
-        let url = format!("{}/events", b.base(i));
-        let cookie = format!("sonae_session={}", b.tokens[i]);
-        let (tx, ready, client) = (tx.clone(), ready_tx.clone(), sub_client.clone());
-        tokio::spawn(async move {
-            let Ok(res) = client.get(url).header("cookie", cookie).send().await else {
-                return;
-            };
-            let _ = ready.send(());
-            let mut s = res.bytes_stream();
-            let mut buf = String::new();
-            while let Some(Ok(chunk)) = s.next().await {
-                let at = Instant::now();
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    if let Some(p) = block.find("bench-report-") {
-                        let tag: String = block[p..]
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                            .collect();
-                        let _ = tx.send((tag, at));
-                    }
-                }
-            }
-        });
-    }
-    drop(tx);
-    for _ in 0..a.boards {
-        if tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
-            .await
-            .is_err()
-        {
-            anyhow::bail!("boards did not connect in time");
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let collector = listen(&b, a.boards, "bench-report-").await?;
     let board = store.board(room).await?;
-    let collector = tokio::spawn(async move {
-        let mut got = Vec::new();
-        while let Ok(Some(x)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            got.push(x);
-        }
-        got
-    });
+    let mut sent = std::collections::HashMap::new();
     for k in 0..a.live_reports {
         let tag = format!("bench-report-{k}");
         let shelter = board[k % board.len()].shelter.id.to_string();
-        sent.lock()
-            .map_err(|_| anyhow::anyhow!("lock"))?
-            .insert(tag.clone(), Instant::now());
+        sent.insert(tag.clone(), Instant::now());
         let res = client
             .post(format!("{}/incidents/{room}/reports", b.base(0)))
             .header("cookie", &cookie)
@@ -869,16 +833,7 @@ async fn bench_board(a: BoardArgs, pg: Option<&str>) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let got = collector.await?;
-    let sent = sent.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
-    let mut lat: Vec<f64> = got
-        .iter()
-        .filter_map(|(tag, at)| {
-            sent.get(tag)
-                .map(|s0| at.duration_since(*s0).as_secs_f64() * 1000.0)
-        })
-        .collect();
-    lat.sort_by(|x, y| x.total_cmp(y));
+    let lat = delivery_ms(&sent, &collector.await?);
     println!(
         "  a report reaching {} live boards ({db}): {} of {} deliveries, p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
         a.boards,
