@@ -395,14 +395,7 @@ async fn a_field_report_on_a_tablet_updates_the_hq_board_without_a_reload() {
     };
     let w = World::new().await;
     let server = Server::start(&w.t).await;
-    let mut admin = w.t.login("toba.admin").await;
-    crate::shelters::import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &crate::shelters::fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = crate::shelters::toba_with_shelters(&w).await;
     let room = crate::shelters::open_incident(&mut admin, "台風 ブラウザ試験", &["tsu"], "").await;
     let shelter = w.t.app.store.shelters(w.toba.id).await.expect("shelters")[0].clone();
 
@@ -490,14 +483,7 @@ async fn a_report_made_without_signal_is_kept_and_sent_once_when_the_server_retu
     let w = World::new().await;
     let server = Server::start(&w.t).await;
     let addr = server.base.trim_start_matches("http://").to_string();
-    let mut admin = w.t.login("toba.admin").await;
-    crate::shelters::import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &crate::shelters::fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = crate::shelters::toba_with_shelters(&w).await;
     let room = crate::shelters::open_incident(&mut admin, "圏外試験", &[], "").await;
     let shelter = w.t.app.store.shelters(w.toba.id).await.expect("shelters")[0].clone();
     let b = &chrome.b;

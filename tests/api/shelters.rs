@@ -73,6 +73,20 @@ pub async fn report(
     .await
 }
 
+/// 鳥羽市's admin, logged in, with the GSI shelter list (57 shelters) in its registry.
+pub async fn toba_with_shelters(w: &World) -> Client {
+    let mut admin = w.t.login("toba.admin").await;
+    let (_, applied) = import(
+        &mut admin,
+        &w.toba.id.to_string(),
+        "gsi_evacuation_242110.json",
+        &fixture("gsi_evacuation_242110.json"),
+    )
+    .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    admin
+}
+
 async fn registry(w: &World, org: &sonae::store::Org) -> Vec<Shelter> {
     w.t.app.store.shelters(org.id).await.expect("shelters")
 }
@@ -324,14 +338,7 @@ async fn bad_files_get_clear_messages_and_change_nothing() {
 #[tokio::test]
 async fn reports_build_the_board_and_bad_reports_are_refused() {
     let w = World::new().await;
-    let mut admin = w.t.login("toba.admin").await;
-    import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = toba_with_shelters(&w).await;
     let mut tsu = w.t.login("tsu.admin").await;
     let (_, tsu_applied) = import(
         &mut tsu,
@@ -513,14 +520,7 @@ async fn reports_build_the_board_and_bad_reports_are_refused() {
 #[tokio::test]
 async fn a_report_sent_twice_is_stored_once_and_an_older_observation_does_not_hide_a_newer_one() {
     let w = World::new().await;
-    let mut admin = w.t.login("toba.admin").await;
-    import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = toba_with_shelters(&w).await;
     let room = open_incident(&mut admin, "大雨", &[], "2020-01-01T00:00").await;
     let shelter = registry(&w, &w.toba).await[3].id.to_string();
     let now = w.t.app.now();
@@ -572,14 +572,7 @@ async fn a_report_sent_twice_is_stored_once_and_an_older_observation_does_not_hi
 #[tokio::test]
 async fn the_board_marks_open_shelters_unreported_for_too_long() {
     let w = World::new().await;
-    let mut admin = w.t.login("toba.admin").await;
-    import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = toba_with_shelters(&w).await;
     let room = open_incident(&mut admin, "地震", &[], "").await;
     let shelters = registry(&w, &w.toba).await;
     let (a, b) = (shelters[0].id.to_string(), shelters[1].id.to_string());
@@ -698,14 +691,7 @@ async fn nanao_status_snapshots_become_as_of_reports() {
 async fn a_report_reaches_a_live_board_and_the_timeline() {
     let w = World::new().await;
     let server = Server::start(&w.t).await;
-    let mut admin = w.t.login("toba.admin").await;
-    import(
-        &mut admin,
-        &w.toba.id.to_string(),
-        "gsi_evacuation_242110.json",
-        &fixture("gsi_evacuation_242110.json"),
-    )
-    .await;
+    let mut admin = toba_with_shelters(&w).await;
     let room = open_incident(&mut admin, "高潮", &["tsu"], "").await;
     let hq = w.t.login("tsu.info").await;
     let mut stream = Stream::open(&server.base, &hq, None).await;
