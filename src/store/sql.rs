@@ -259,8 +259,7 @@ impl SqlStore {
             detail: format!("before: {old}"),
             ..audit
         };
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -550,6 +549,13 @@ async fn insert_audit(tx: &mut Tx<'_>, a: &AuditRecord) -> StoreResult<()> {
     .bind(&a.detail)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Records the audit row of a write and commits it: the audit log and the change land together.
+async fn commit_audited(mut tx: Tx<'_>, audit: AuditRecord) -> StoreResult<()> {
+    insert_audit(&mut tx, &audit).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -1269,15 +1275,14 @@ impl Store for SqlStore {
     async fn create_org(&self, org: NewOrg, now: Millis, audit: AuditRecord) -> StoreResult<Org> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         let oid = insert_org(&mut tx, &org, false, now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("org:{oid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         self.org(oid).await
     }
 
@@ -1302,8 +1307,7 @@ impl Store for SqlStore {
                 insert_org(&mut tx, o, false, now).await?;
             }
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1351,15 +1355,14 @@ impl Store for SqlStore {
         if let Some(link) = link {
             insert_link(&mut tx, Some(uid), &link, now).await?;
         }
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("user:{uid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         self.user(uid).await
     }
 
@@ -1391,8 +1394,7 @@ impl Store for SqlStore {
                 created.push((i, uid));
             }
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(created)
     }
 
@@ -1449,8 +1451,7 @@ impl Store for SqlStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1474,8 +1475,7 @@ impl Store for SqlStore {
         if !active {
             end_sessions_tx(&mut tx, uid, None, now).await?;
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1488,8 +1488,7 @@ impl Store for SqlStore {
     ) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         insert_link(&mut tx, Some(user), &link, now).await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1583,8 +1582,7 @@ impl Store for SqlStore {
             .bind(uid.to_string())
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1606,8 +1604,7 @@ impl Store for SqlStore {
             .bind(uid.to_string())
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1624,8 +1621,7 @@ impl Store for SqlStore {
             .bind(uid.to_string())
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1676,8 +1672,7 @@ impl Store for SqlStore {
         .bind(&s.address)
         .execute(&mut *tx)
         .await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -1756,8 +1751,7 @@ impl Store for SqlStore {
     ) -> StoreResult<u64> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         let n = end_sessions_tx(&mut tx, user, id_hash, now).await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(n)
     }
 
@@ -1801,15 +1795,14 @@ impl Store for SqlStore {
             }
         }
         idem_store(&mut tx, &idem, &format!("room:{rid}"), now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("room:{rid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(Written {
             value: rid,
             replayed: false,
@@ -1850,15 +1843,14 @@ impl Store for SqlStore {
         .await?;
         add_member(&mut tx, rid, a, RoomRole::Member, false, now).await?;
         add_member(&mut tx, rid, b, RoomRole::Member, false, now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("room:{rid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(rid)
     }
 
@@ -1880,15 +1872,14 @@ impl Store for SqlStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("token:{id}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -1930,8 +1921,7 @@ impl Store for SqlStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -2141,8 +2131,7 @@ impl Store for SqlStore {
                 insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
             }
         }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -2464,10 +2453,8 @@ impl Store for SqlStore {
     }
 
     async fn audit(&self, record: AuditRecord) -> StoreResult<()> {
-        let mut tx = begin_write(&self.writer, self.backend).await?;
-        insert_audit(&mut tx, &record).await?;
-        tx.commit().await?;
-        Ok(())
+        let tx = begin_write(&self.writer, self.backend).await?;
+        commit_audited(tx, record).await
     }
 
     async fn audit_list(&self, f: AuditFilter) -> StoreResult<Vec<AuditRecord>> {

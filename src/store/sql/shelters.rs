@@ -731,15 +731,14 @@ impl IncidentStore for SqlStore {
             }
         }
         idem_store(&mut tx, &idem, &format!("incident:{rid}"), now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("room:{rid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(Written {
             value: rid,
             replayed: false,
@@ -809,8 +808,7 @@ impl IncidentStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         insert_entry(&mut tx, EntryKind::RoomUpdated, Some(room), None, None, now).await?;
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -917,15 +915,14 @@ impl IncidentStore for SqlStore {
             }
         };
         remember_keys(&mut tx, &mut keys, org, &row.keys(), sid).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("shelter:{sid}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(sid)
     }
 
@@ -947,16 +944,15 @@ impl IncidentStore for SqlStore {
         member_in(&mut tx, report.incident, report.reporter).await?;
         let rid = insert_report(&mut tx, &report, "form", now).await?;
         idem_store(&mut tx, &idem, &format!("report:{rid}"), now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("report:{rid}"),
                 detail: format!("shelter:{} {}", report.shelter, report.status),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(Written {
             value: rid,
             replayed: false,
@@ -1023,16 +1019,15 @@ impl IncidentStore for SqlStore {
                 out.reports += 1;
             }
         }
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("room:{incident}"),
                 detail: format!("shelters added {} reports {}", out.added, out.reports),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -1140,16 +1135,15 @@ impl IncidentStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         idem_store(&mut tx, &idem, &format!("photo:{pid}"), now).await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("photo:{pid}"),
                 detail: format!("sha256:{}", p.sha256),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(Written {
             value: PhotoSaved::New(pid),
             replayed: false,
@@ -1197,16 +1191,15 @@ impl IncidentStore for SqlStore {
             now,
         )
         .await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("photo:{pid}"),
                 detail: format!("reason: {reason}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -1234,16 +1227,15 @@ impl IncidentStore for SqlStore {
         .bind(&sha)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(
-            &mut tx,
-            &AuditRecord {
+        commit_audited(
+            tx,
+            AuditRecord {
                 object: format!("photo:{pid}"),
                 detail: format!("sha256:{sha}"),
                 ..audit
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(others > 0)
     }
 
