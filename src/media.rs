@@ -10,7 +10,6 @@ use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageFormat, ImageReader};
-use sha2::{Digest, Sha256};
 use std::io::Cursor;
 
 /// Long edge of the display image.
@@ -245,8 +244,6 @@ pub struct Derived {
 #[derive(Debug, Clone)]
 pub struct Processed {
     pub kind: Kind,
-    /// SHA-256 of the original bytes, hex.
-    pub sha256: String,
     /// Size of the original in bytes.
     pub original_bytes: usize,
     /// Size of the original as stored (before orientation).
@@ -372,7 +369,6 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
     let thumb_px = resize(&display_px, tw, th)?;
     Ok(Processed {
         kind,
-        sha256: hex::encode(Sha256::digest(bytes)),
         original_bytes: bytes.len(),
         width: w,
         height: h,

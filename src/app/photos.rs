@@ -5,6 +5,7 @@ use super::*;
 use crate::files::{FileStore, PhotoFile};
 use crate::media::{Limits, MediaError, process};
 use crate::store::{Idem, NewPhoto, Photo, PhotoSaved};
+use sha2::{Digest, Sha256};
 
 /// One uploaded file with what the form said about it.
 #[derive(Debug, Clone, Default)]
@@ -134,6 +135,39 @@ impl App {
             },
         };
         let queued_at = up.queued_at.trim().parse::<i64>().ok();
+        let idem = Idem {
+            user_id: actor.user.id,
+            key,
+        };
+        // A retry (same key) or the same photo again is answered before anything is decoded:
+        // on a bad network the same upload arrives more than once.
+        if up.bytes.is_empty() {
+            return Err(self
+                .refuse(
+                    actor,
+                    "photo.upload",
+                    object,
+                    media_error(MediaError::Empty),
+                )
+                .await);
+        }
+        let bytes = up.bytes;
+        let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+            let sha = hex::encode(Sha256::digest(&bytes));
+            (bytes, sha)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("join: {e}")))?;
+        if let Some(w) = self.store.known_photo(&idem, room, &sha256).await? {
+            let photo = match w.value {
+                PhotoSaved::New(id) => Uploaded::New(self.store.photo(id).await?),
+                PhotoSaved::Existing(id) => Uploaded::Existing(self.store.photo(id).await?),
+            };
+            return Ok(crate::store::Written {
+                value: photo,
+                replayed: w.replayed,
+            });
+        }
         // Decoding is CPU work: off the runtime, on all cores but one at most, so a burst of
         // uploads does not slow the chat.
         let permit = self
@@ -143,13 +177,13 @@ impl App {
             .await
             .map_err(|_| AppError::Unavailable)?;
         let files = self.file_store();
-        let bytes = up.bytes;
+        let hash = sha256.clone();
         let processed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let p = process(&bytes, &Limits::default()).map_err(media_error)?;
             let write = |file, data: &[u8]| {
                 let path = files
-                    .photo_path(&p.sha256, file)
+                    .photo_path(&hash, file)
                     .ok_or_else(|| AppError::Internal("bad hash".into()))?;
                 files
                     .put(&path, data)
@@ -183,7 +217,7 @@ impl App {
                     uploader: actor.user.id,
                     shelter,
                     caption,
-                    sha256: p.sha256.clone(),
+                    sha256,
                     mime: p.kind.mime().to_string(),
                     bytes: p.original_bytes as i64,
                     size: (i64::from(p.width), i64::from(p.height)),
@@ -197,10 +231,7 @@ impl App {
                     camera: p.meta.camera.clone(),
                     queued_at,
                 },
-                Idem {
-                    user_id: actor.user.id,
-                    key,
-                },
+                idem,
                 self.now(),
                 audit,
             )

@@ -314,6 +314,14 @@ pub trait IncidentStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<Written<PhotoSaved>>;
+    /// What is already known of an upload, read before any decoding: the result stored under
+    /// its idempotency key, or the photo with the same bytes in the incident.
+    async fn known_photo(
+        &self,
+        idem: &Idem,
+        incident: RoomId,
+        sha256: &str,
+    ) -> StoreResult<Option<Written<PhotoSaved>>>;
     async fn photo(&self, id: PhotoId) -> StoreResult<Photo>;
     /// Withdraws a photo with a reason (kept; shown to nobody but admins).
     async fn withdraw_photo(

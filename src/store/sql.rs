@@ -625,12 +625,15 @@ async fn add_member(
 }
 
 /// Looks up a stored idempotent result.
-async fn idem_lookup(tx: &mut Tx<'_>, idem: &Idem) -> StoreResult<Option<String>> {
+async fn idem_lookup<'e, E>(ex: E, idem: &Idem) -> StoreResult<Option<String>>
+where
+    E: Executor<'e, Database = Any>,
+{
     Ok(
         sqlx::query_scalar("SELECT result FROM idempotency WHERE user_id = $1 AND key = $2")
             .bind(idem.user_id.to_string())
             .bind(idem.key.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(ex)
             .await?,
     )
 }
@@ -1769,7 +1772,7 @@ impl Store for SqlStore {
             invite,
         } = room;
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+        if let Some(prev) = idem_lookup(&mut *tx, &idem).await? {
             let rid = idem_result(&prev, "room")?;
             return Ok(Written {
                 value: rid,

@@ -318,6 +318,40 @@ fn photo_row(row: &AnyRow) -> StoreResult<Photo> {
     })
 }
 
+/// What a photo upload already has: the result stored under its key (a replay), or the photo
+/// with the same bytes in the incident (`Existing`, not a replay).
+async fn photo_known(
+    conn: &mut sqlx::AnyConnection,
+    idem: &Idem,
+    incident: RoomId,
+    sha256: &str,
+) -> StoreResult<Option<Written<PhotoSaved>>> {
+    if let Some(prev) = idem_lookup(&mut *conn, idem).await? {
+        let saved = match prev.strip_prefix("photo-existing:") {
+            Some(rest) => PhotoSaved::Existing(parse_id(rest)?),
+            None => PhotoSaved::New(idem_result(&prev, "photo")?),
+        };
+        return Ok(Some(Written {
+            value: saved,
+            replayed: true,
+        }));
+    }
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT id FROM photos WHERE incident_id = $1 AND sha256 = $2")
+            .bind(incident.to_string())
+            .bind(sha256)
+            .fetch_optional(&mut *conn)
+            .await?;
+    existing
+        .map(|e| {
+            Ok(Written {
+                value: PhotoSaved::Existing(parse_id(&e)?),
+                replayed: false,
+            })
+        })
+        .transpose()
+}
+
 /// Inserts a report, its timeline entry, and moves the shelter's newest observation when this
 /// one is newer (a late-arriving older observation never hides a newer one).
 async fn insert_report(
@@ -674,7 +708,7 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<RoomId>> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+        if let Some(prev) = idem_lookup(&mut *tx, &idem).await? {
             return Ok(Written {
                 value: idem_result(&prev, "incident")?,
                 replayed: true,
@@ -934,7 +968,7 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<ReportId>> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
+        if let Some(prev) = idem_lookup(&mut *tx, &idem).await? {
             return Ok(Written {
                 value: idem_result(&prev, "report")?,
                 replayed: true,
@@ -1072,32 +1106,19 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<PhotoSaved>> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        if let Some(prev) = idem_lookup(&mut tx, &idem).await? {
-            let saved = if let Some(rest) = prev.strip_prefix("photo-existing:") {
-                PhotoSaved::Existing(parse_id(rest)?)
-            } else {
-                PhotoSaved::New(idem_result(&prev, "photo")?)
-            };
-            return Ok(Written {
-                value: saved,
-                replayed: true,
-            });
+        let known = photo_known(&mut tx, &idem, p.incident, &p.sha256).await?;
+        if let Some(w) = known.as_ref().filter(|w| w.replayed) {
+            return Ok(w.clone());
         }
         incident_open(&mut tx, p.incident).await?;
         member_in(&mut tx, p.incident, p.uploader).await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM photos WHERE incident_id = $1 AND sha256 = $2")
-                .bind(p.incident.to_string())
-                .bind(&p.sha256)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(e) = existing {
-            idem_store(&mut tx, &idem, &format!("photo-existing:{e}"), now).await?;
-            tx.commit().await?;
-            return Ok(Written {
-                value: PhotoSaved::Existing(parse_id(&e)?),
-                replayed: false,
-            });
+        if let Some(w) = known {
+            // Same bytes, new key: remember the answer under the key too.
+            if let PhotoSaved::Existing(e) = w.value {
+                idem_store(&mut tx, &idem, &format!("photo-existing:{e}"), now).await?;
+                tx.commit().await?;
+            }
+            return Ok(w);
         }
         let pid = PhotoId::new();
         let pos = insert_record_entry(&mut tx, EntryKind::Photo, p.incident, &pid.to_string(), now)
@@ -1148,6 +1169,16 @@ impl IncidentStore for SqlStore {
             value: PhotoSaved::New(pid),
             replayed: false,
         })
+    }
+
+    async fn known_photo(
+        &self,
+        idem: &Idem,
+        incident: RoomId,
+        sha256: &str,
+    ) -> StoreResult<Option<Written<PhotoSaved>>> {
+        let mut conn = self.reader.acquire().await?;
+        photo_known(&mut conn, idem, incident, sha256).await
     }
 
     async fn photo(&self, pid: PhotoId) -> StoreResult<Photo> {
