@@ -412,7 +412,7 @@ impl App {
     /// The board's rows, read again only when its version changed. When a report arrives, every
     /// open board asks at once: one of them reads the rows, the others get the same copy. The
     /// version is read before the rows, so a copy is never labelled newer than it is.
-    async fn board_rows(&self, room: RoomId) -> AppResult<Arc<Vec<BoardRow>>> {
+    pub(super) async fn board_rows(&self, room: RoomId) -> AppResult<Arc<Vec<BoardRow>>> {
         let version = self.store.board_version(room).await?;
         if let Ok(cache) = self.boards.lock() {
             if let Some((v, rows)) = cache.get(&room) {

@@ -309,19 +309,13 @@ impl App {
         if filter.by_taken {
             photos.sort_by_key(|p| std::cmp::Reverse(p.taken_at.or(p.queued_at)));
         }
-        let shelters = self
-            .board(
-                actor,
-                room,
-                &BoardQuery {
-                    sort: Some("name".into()),
-                    ..BoardQuery::default()
-                },
-            )
-            .await?
-            .lines
+        // The incident's shelters (the board's cached rows), by reading of the name.
+        let rows = self.board_rows(room).await?;
+        let mut by_kana: Vec<&crate::store::Shelter> = rows.iter().map(|r| &r.shelter).collect();
+        by_kana.sort_by(|a, b| a.kana.cmp(&b.kana));
+        let shelters = by_kana
             .into_iter()
-            .map(|l| (l.row.shelter.id, l.row.shelter.name))
+            .map(|s| (s.id, s.name.clone()))
             .collect();
         Ok(Gallery {
             incident,
