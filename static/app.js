@@ -91,7 +91,7 @@
     }
     if (e.kind === "shelter_report" || e.kind === "photo") {
       const list = document.getElementById("messages");
-      const id = e.kind === "photo" ? `p-${e.photo_id}` : `r-${e.report && e.report.id}`;
+      const id = `${e.kind === "photo" ? "p" : "r"}-${e.record_id}`;
       if (currentRoom && e.room_id === currentRoom && list && e.html && !document.getElementById(id)) {
         document.getElementById("no-messages")?.remove();
         list.appendChild(fromHtml(e.html));

@@ -121,7 +121,6 @@ impl Subscriber {
             "message_id": e.message.as_ref().map(|m| m.id),
             "author_id": e.message.as_ref().map(|m| m.author_id),
             "report": e.report,
-            "photo_id": e.photo.as_ref().map(|p| p.id),
             "record_id": e.record_id,
             "html": html,
         });
