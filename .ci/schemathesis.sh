@@ -3,22 +3,9 @@
 # seed: no 5xx, status codes and content types as documented, responses matching the schemas.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Use the python3 on PATH if it has (or can install) schemathesis; a Debian system Python refuses
-# pip (PEP 668), so then a virtual environment under target/ holds it.
-py=python3
-if ! "$py" -c 'import schemathesis' 2>/dev/null && ! "$py" -m pip install -q schemathesis 2>/dev/null; then
-  if [ ! -x target/st-venv/bin/python ]; then
-    "$py" -m venv target/st-venv 2>/dev/null || {
-      if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-      $SUDO apt-get update -q >/dev/null 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-venv >/dev/null 2>&1 || true
-      "$py" -m venv target/st-venv
-    }
-  fi
-  py=target/st-venv/bin/python
-  "$py" -c 'import schemathesis' 2>/dev/null || "$py" -m pip install -q schemathesis
-fi
-schemathesis="$("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/schemathesis"
+. .ci/py.sh
+py_ensure schemathesis
+schemathesis="$py_scripts/schemathesis"
 cargo build -q --bin sonae
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

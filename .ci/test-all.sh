@@ -50,8 +50,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-# Browser tests must run here; plain `cargo test` elsewhere skips them with a message.
+# Browser tests and the object store tests must run here; plain `cargo test` elsewhere skips
+# them with a message. The S3-compatible test server is moto (PyPI).
 export SONAE_REQUIRE_BROWSER=1
+. .ci/py.sh
+echo "== moto[server] for the object store tests"
+py_ensure 'moto[server]'
+export SONAE_MOTO_SERVER="$py_scripts/moto_server"
+export SONAE_REQUIRE_S3=1
 echo "== cargo test (SQLite)"
 cargo test --all-targets
 echo "== schemathesis against the API"

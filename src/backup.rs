@@ -3,16 +3,18 @@
 //!
 //! The database is copied in one read snapshot (SQLite WAL read transaction, or PostgreSQL
 //! `REPEATABLE READ`) into `DIR/sonae.db`, a SQLite file whichever backend it came from, so a
-//! backup of either can be restored into either. Files under `<data-dir>/files` are copied with
-//! their SHA-256 in `DIR/manifest.json`, which restore checks.
+//! backup of either can be restored into either. The uploaded files (from `<data-dir>/files` or
+//! the object store) are copied into `DIR/files` with their SHA-256 in `DIR/manifest.json`,
+//! which restore checks; restore writes them into the folder or the object store configured.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::DbArgs;
+use crate::files::Files;
 use crate::store::copy::copy_db;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a backup holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,56 +33,29 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-fn files_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("files")
-}
-
 fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|mut d| d.next().is_none())
         .unwrap_or(true)
 }
 
-/// Every file below `root`, relative paths with `/`, sorted.
-fn list_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Copies every file of `from` into `to`, returning each with its digest.
+async fn copy_files(from: &Files, to: &Files) -> anyhow::Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(root)?.to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Copies the files of `from` into `to`, returning each with its digest.
-fn copy_files(from: &Path, to: &Path) -> anyhow::Result<Vec<FileEntry>> {
-    let mut out = Vec::new();
-    for rel in list_files(from)? {
-        let src = from.join(&rel);
-        let dst = to.join(&rel);
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
-        // Write under a temporary name and rename: a crash leaves no half file.
-        let tmp = dst.with_extension("partial");
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, &dst)?;
-        out.push(FileEntry {
-            path: rel.to_string_lossy().replace('\\', "/"),
+    for key in from.list().await? {
+        let bytes = from
+            .get(&key)
+            .await
+            .with_context(|| format!("reading {key} from {}", from.describe()))?;
+        let entry = FileEntry {
+            path: key.to_string(),
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
-        });
+        };
+        to.put(&key, bytes)
+            .await
+            .with_context(|| format!("writing {key} to {}", to.describe()))?;
+        out.push(entry);
     }
     Ok(out)
 }
@@ -93,7 +68,7 @@ pub async fn backup(db: &DbArgs, dir: &Path) -> anyhow::Result<Manifest> {
     std::fs::create_dir_all(dir)?;
     let target = format!("sqlite://{}", dir.join("sonae.db").display());
     let report = copy_db(&db.url(), &target).await?;
-    let files = copy_files(&files_dir(&db.data_dir), &dir.join("files"))?;
+    let files = copy_files(&Files::open(db)?, &Files::Local(dir.join("files"))).await?;
     let manifest = Manifest {
         created_at: SystemClock
             .now()
@@ -120,16 +95,16 @@ pub async fn restore(db: &DbArgs, dir: &Path) -> anyhow::Result<Manifest> {
     if !source.exists() {
         bail!("{} is missing", source.display());
     }
-    let files = files_dir(&db.data_dir);
-    if !is_empty_dir(&files) {
+    let files = Files::open(db)?;
+    if !files.list().await?.is_empty() {
         bail!(
-            "{} is not empty; restore into an empty data folder",
-            files.display()
+            "{} is not empty; restore into an empty data folder or bucket",
+            files.describe()
         );
     }
     std::fs::create_dir_all(&db.data_dir)?;
     copy_db(&format!("sqlite://{}", source.display()), &db.url()).await?;
-    let restored = copy_files(&dir.join("files"), &files)?;
+    let restored = copy_files(&Files::Local(dir.join("files")), &files).await?;
     if restored != manifest.files {
         bail!("the restored files do not match the backup's manifest");
     }

@@ -4,8 +4,9 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Settings shared by every command that opens the database.
-#[derive(Debug, Clone, Args)]
+/// Where a deployment keeps its data: the database and the uploaded files. Shared by every
+/// command that opens them.
+#[derive(Debug, Clone, Default, Args)]
 pub struct DbArgs {
     /// Folder for the database and uploaded files.
     #[arg(long, env = "SONAE_DATA_DIR", default_value = "./data", global = true)]
@@ -13,6 +14,37 @@ pub struct DbArgs {
     /// Database URL; defaults to `sqlite://<data-dir>/sonae.db`.
     #[arg(long, env = "SONAE_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// S3-compatible bucket for uploaded files instead of `<data-dir>/files`, as
+    /// `https://host[:port]/bucket[/prefix]` (for several instances).
+    #[arg(long, env = "SONAE_OBJECT_STORE", global = true)]
+    pub object_store: Option<String>,
+    /// Region of the object store.
+    #[arg(
+        long,
+        env = "SONAE_OBJECT_STORE_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    pub object_store_region: String,
+    /// Access key id of the object store (else `AWS_ACCESS_KEY_ID`).
+    #[arg(
+        long,
+        env = "SONAE_OBJECT_STORE_KEY_ID",
+        global = true,
+        hide_env_values = true
+    )]
+    pub object_store_key_id: Option<String>,
+    /// Secret access key of the object store (else `AWS_SECRET_ACCESS_KEY`).
+    #[arg(
+        long,
+        env = "SONAE_OBJECT_STORE_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub object_store_secret: Option<String>,
+    /// Address the bucket as `bucket.host` rather than `host/bucket`.
+    #[arg(long, env = "SONAE_OBJECT_STORE_VIRTUAL_HOST", global = true)]
+    pub object_store_virtual_host: bool,
 }
 
 impl DbArgs {
@@ -21,6 +53,40 @@ impl DbArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sonae.db").display()))
+    }
+
+    /// The object store settings, when one is configured (credentials are required then).
+    pub fn object_store(&self) -> anyhow::Result<Option<crate::files::S3Settings>> {
+        let Some(url) = self.object_store.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let key = self
+            .object_store_key_id
+            .clone()
+            .or_else(|| from_env("AWS_ACCESS_KEY_ID"));
+        let secret = self
+            .object_store_secret
+            .clone()
+            .or_else(|| from_env("AWS_SECRET_ACCESS_KEY"));
+        let (Some(access_key_id), Some(secret_access_key)) = (key, secret) else {
+            anyhow::bail!(
+                "the object store needs credentials: set SONAE_OBJECT_STORE_KEY_ID and SONAE_OBJECT_STORE_SECRET"
+            );
+        };
+        Ok(Some(crate::files::S3Settings {
+            url: url.to_string(),
+            region: match self.object_store_region.trim() {
+                "" => "us-east-1".to_string(),
+                r => r.to_string(),
+            },
+            access_key_id,
+            secret_access_key,
+            virtual_host: self.object_store_virtual_host,
+        }))
     }
 }
 
@@ -121,8 +187,8 @@ pub struct Config {
     pub keepalive: std::time::Duration,
     /// An open shelter unreported for longer than this is stale.
     pub stale_after: time::Duration,
-    /// Where uploaded files live (`<data-dir>/files`).
-    pub files_dir: std::path::PathBuf,
+    /// Where uploaded files live (`<data-dir>/files` or a bucket).
+    pub files: crate::files::Files,
     /// Map address template for coordinates (`{lat}`, `{lon}`); empty: no links.
     pub map_url: String,
 }
@@ -145,7 +211,7 @@ impl Config {
                 .unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::minutes(args.stale_report_minutes.max(1)),
-            files_dir: std::path::PathBuf::from("data/files"),
+            files: crate::files::Files::Local(PathBuf::from("data/files")),
             map_url: args.map_url.trim().to_string(),
         }
     }
@@ -163,7 +229,7 @@ impl Default for Config {
             tz: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::hours(3),
-            files_dir: std::env::temp_dir().join("sonae-files"),
+            files: crate::files::Files::Local(std::env::temp_dir().join("sonae-files")),
             map_url: "https://maps.gsi.go.jp/#17/{lat}/{lon}/".into(),
         }
     }

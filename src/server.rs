@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 /// Opens the database, applies migrations, and builds the application.
 pub async fn build_app(db: &DbArgs, mut config: Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&db.data_dir)?;
-    config.files_dir = db.data_dir.join("files");
+    config.files = crate::files::Files::open(db)?;
+    config.files.check().await?;
     let store = crate::store::open(&db.url()).await?;
     store.migrate().await?;
     Ok(App::new(store, Arc::new(SystemClock), config).await)

@@ -2,7 +2,7 @@
 //! and serving the files to members only.
 
 use super::*;
-use crate::files::{FileStore, PhotoFile};
+use crate::files::{FileKey, PhotoFile};
 use crate::media::{Limits, MediaError, process};
 use crate::store::{Idem, NewPhoto, Photo, PhotoSaved};
 use sha2::{Digest, Sha256};
@@ -68,10 +68,6 @@ fn media_error(e: MediaError) -> AppError {
 }
 
 impl App {
-    fn file_store(&self) -> FileStore {
-        FileStore::new(&self.config.files_dir)
-    }
-
     /// Stores the photos of one form, each with the form's details and its own idempotency key
     /// (the form's key, then `key-1`, `key-2`…, so a resent form stores nothing twice). Stops
     /// at the first photo refused.
@@ -176,33 +172,29 @@ impl App {
             .acquire_owned()
             .await
             .map_err(|_| AppError::Unavailable)?;
-        let files = self.file_store();
-        let hash = sha256.clone();
         let processed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let p = process(&bytes, &Limits::default()).map_err(media_error)?;
-            let write = |file, data: &[u8]| {
-                let path = files
-                    .photo_path(&hash, file)
-                    .ok_or_else(|| AppError::Internal("bad hash".into()))?;
-                files
-                    .put(&path, data)
-                    .map_err(|e| AppError::Internal(format!("writing a photo: {e}")))
-            };
-            write(PhotoFile::Original, &bytes)?;
-            write(PhotoFile::Display, &p.display.jpeg)?;
-            write(PhotoFile::Thumb, &p.thumb.jpeg)?;
-            Ok::<_, AppError>(p)
+            let p = process(&bytes, &Limits::default()).map_err(media_error);
+            (bytes, p)
         })
         .await
         .map_err(|e| AppError::Internal(format!("join: {e}")))?;
-        let p = match processed {
-            Ok(p) => p,
-            Err(e @ (AppError::Invalid(_) | AppError::TooLarge)) => {
-                return Err(self.refuse(actor, "photo.upload", object, e).await);
-            }
-            Err(e) => return Err(e),
+        let (bytes, mut p) = match processed {
+            (bytes, Ok(p)) => (bytes, p),
+            (_, Err(e)) => return Err(self.refuse(actor, "photo.upload", object, e).await),
         };
+        // The files first, then the record: a record never points at a missing file.
+        let display = std::mem::take(&mut p.display.jpeg);
+        let thumb = std::mem::take(&mut p.thumb.jpeg);
+        for (file, data) in PhotoFile::ALL.into_iter().zip([bytes, display, thumb]) {
+            let key = FileKey::photo(&sha256, file)
+                .ok_or_else(|| AppError::Internal("bad hash".into()))?;
+            self.config
+                .files
+                .put(&key, data)
+                .await
+                .map_err(|e| AppError::Internal(format!("writing a photo: {e}")))?;
+        }
         let (position, source) = match (p.meta.position, device) {
             (Some(pos), _) => (Some(pos), "exif"),
             (None, Some(pos)) => (Some(pos), "device"),
@@ -385,11 +377,10 @@ impl App {
         let audit = self.audit_for(actor, "photo.purge", object);
         let shared = self.store.purge_photo(id, self.now(), audit).await?;
         if !shared {
-            let files = self.file_store();
-            for f in [PhotoFile::Original, PhotoFile::Display, PhotoFile::Thumb] {
-                if let Some(path) = files.photo_path(&photo.sha256, f) {
-                    if let Err(e) = std::fs::remove_file(&path) {
-                        tracing::warn!(error = %e, path = %path.display(), "purge: file not removed");
+            for f in PhotoFile::ALL {
+                if let Some(key) = FileKey::photo(&photo.sha256, f) {
+                    if let Err(e) = self.config.files.delete(&key).await {
+                        tracing::warn!(error = %e, %key, "purge: file not removed");
                     }
                 }
             }
@@ -405,14 +396,12 @@ impl App {
         file: PhotoFile,
     ) -> AppResult<(Photo, Vec<u8>)> {
         let (photo, _) = self.photo_for(actor, id).await?;
-        let files = self.file_store();
-        let path = files
-            .photo_path(&photo.sha256, file)
-            .ok_or(AppError::NotFound)?;
-        let bytes = tokio::task::spawn_blocking(move || files.get(&path))
-            .await
-            .map_err(|e| AppError::Internal(format!("join: {e}")))?
-            .map_err(|e| AppError::Internal(format!("reading a photo: {e}")))?;
+        let key = FileKey::photo(&photo.sha256, file).ok_or(AppError::NotFound)?;
+        let bytes = match self.config.files.get(&key).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
+            Err(e) => return Err(AppError::Internal(format!("reading a photo: {e}"))),
+        };
         Ok((photo, bytes))
     }
 }

@@ -66,6 +66,7 @@ async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
     let db = DbArgs {
         data_dir: data_dir.clone(),
         database_url: Some(w.t.url.clone()),
+        ..DbArgs::default()
     };
     let manifest = sonae::backup::backup(&db, &backup_dir)
         .await
@@ -123,6 +124,7 @@ async fn a_backup_taken_under_load_restores_to_the_same_tables_and_files() {
     let target = DbArgs {
         data_dir: target_dir.path().to_path_buf(),
         database_url: Some(target_url.clone()),
+        ..DbArgs::default()
     };
     sonae::backup::restore(&target, &backup_dir)
         .await

@@ -30,6 +30,8 @@ fn find_driver() -> Option<String> {
 impl Chrome {
     /// Starts a browser, or returns None (test skipped) when none is installed here.
     async fn start() -> Option<Chrome> {
+        // Two TLS back ends are linked into the tests (see Cargo.toml): name the one to use.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let Some(driver_path) = find_driver() else {
             if browser_required() {
                 panic!("chromium-driver is required (SONAE_REQUIRE_BROWSER/CI) but missing");

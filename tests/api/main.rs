@@ -14,6 +14,7 @@ mod json_api;
 mod live;
 mod mail;
 mod messages;
+mod object_store;
 mod onboarding;
 mod outage;
 mod photos;

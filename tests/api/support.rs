@@ -117,7 +117,9 @@ impl TestApp {
 
     /// Opens (again) the database in `dir`, as a restarted server would.
     pub async fn open(dir: tempfile::TempDir, url: String, mut config: Config) -> Self {
-        config.files_dir = dir.path().join("files");
+        if matches!(config.files, sonae::files::Files::Local(_)) {
+            config.files = sonae::files::Files::Local(dir.path().join("files"));
+        }
         let store = sonae::store::open(&url).await.expect("open store");
         store.migrate().await.expect("migrate");
         let clock = OffsetClock::default();
@@ -275,6 +277,8 @@ pub struct Resp {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as sent (for files).
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -339,6 +343,7 @@ impl Client {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).to_string(),
+            bytes: bytes.to_vec(),
         }
     }
 
