@@ -9,7 +9,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::DbArgs;
-use crate::files::Files;
+use crate::files::{Files, UPLOADS};
 use crate::store::copy::copy_db;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,12 @@ fn is_empty_dir(dir: &Path) -> bool {
 /// Copies every file of `from` into `to`, returning each with its digest.
 async fn copy_files(from: &Files, to: &Files) -> anyhow::Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    for key in from.list().await? {
+    // Unfinished resumable uploads are not part of a backup.
+    let keys = from.list().await?;
+    for key in keys
+        .into_iter()
+        .filter(|k| !k.as_str().starts_with(UPLOADS))
+    {
         let bytes = from
             .get(&key)
             .await

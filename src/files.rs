@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The folder of unfinished resumable uploads.
+pub const UPLOADS: &str = "uploads/";
+
 /// How long a signed request stays valid (it is sent at once).
 const SIGNED_FOR: Duration = Duration::from_secs(600);
 
@@ -81,6 +84,14 @@ impl std::fmt::Display for FileKey {
     }
 }
 
+/// A stored file as a listing gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: FileKey,
+    /// When it was written, in seconds since 1970 (when the store says).
+    pub modified: Option<i64>,
+}
+
 /// Where a deployment keeps its uploaded files.
 #[derive(Debug, Clone)]
 pub enum Files {
@@ -141,7 +152,7 @@ impl Files {
             Files::Local(root) => std::fs::create_dir_all(root)
                 .with_context(|| format!("cannot create {}", root.display())),
             Files::S3(s) => s
-                .list_page(None, 1)
+                .list_page("", None, 1)
                 .await
                 .map(|_| ())
                 .with_context(|| format!("the object store {} does not answer", s.shown)),
@@ -182,17 +193,29 @@ impl Files {
 
     /// Every stored file, sorted (temporary files are not listed).
     pub async fn list(&self) -> io::Result<Vec<FileKey>> {
-        let mut keys = match self {
+        Ok(self
+            .list_under("")
+            .await?
+            .into_iter()
+            .map(|l| l.key)
+            .collect())
+    }
+
+    /// The stored files whose keys start with `prefix` (a folder such as `uploads/ab/`, or
+    /// empty for all), sorted by key.
+    pub async fn list_under(&self, prefix: &str) -> io::Result<Vec<Listed>> {
+        let mut found = match self {
             Files::Local(root) => {
                 let root = root.clone();
-                tokio::task::spawn_blocking(move || list_folder(&root))
+                let prefix = prefix.to_string();
+                tokio::task::spawn_blocking(move || list_folder(&root, &prefix))
                     .await
                     .map_err(|e| other(format!("join: {e}")))??
             }
-            Files::S3(s) => s.list().await?,
+            Files::S3(s) => s.list(prefix).await?,
         };
-        keys.sort();
-        Ok(keys)
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
     }
 }
 
@@ -218,9 +241,14 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-fn list_folder(root: &std::path::Path) -> io::Result<Vec<FileKey>> {
+fn list_folder(root: &std::path::Path, prefix: &str) -> io::Result<Vec<Listed>> {
     let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
+    // Start at the prefix's folder; keys are still checked against the whole prefix.
+    let start = match prefix.rfind('/') {
+        Some(i) => root.join(&prefix[..i]),
+        None => root.to_path_buf(),
+    };
+    let mut stack = vec![start];
     while let Some(d) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
@@ -234,8 +262,13 @@ fn list_folder(root: &std::path::Path) -> io::Result<Vec<FileKey>> {
             } else if let Ok(rel) = p.strip_prefix(root) {
                 let rel = rel.to_string_lossy().replace('\\', "/");
                 // Temporary files of an interrupted write are skipped.
-                if let Some(key) = FileKey::parse(&rel) {
-                    out.push(key);
+                if let Some(key) = FileKey::parse(&rel).filter(|k| k.0.starts_with(prefix)) {
+                    let modified = std::fs::metadata(&p)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64);
+                    out.push(Listed { key, modified });
                 }
             }
         }
@@ -353,15 +386,18 @@ impl S3Files {
         }
     }
 
-    /// One page of the listing under the prefix: keys and the token of the next page.
+    /// One page of the listing under the prefix (ours, then `under`): keys with their time
+    /// (seconds), and the token of the next page.
     async fn list_page(
         &self,
+        under: &str,
         token: Option<&str>,
         max: usize,
-    ) -> io::Result<(Vec<String>, Option<String>)> {
+    ) -> io::Result<(Vec<(String, Option<i64>)>, Option<String>)> {
         let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
-        if !self.prefix.is_empty() {
-            action.with_prefix(self.prefix.as_str());
+        let prefix = format!("{}{under}", self.prefix);
+        if !prefix.is_empty() {
+            action.with_prefix(prefix);
         }
         if let Some(t) = token {
             action.with_continuation_token(t);
@@ -376,20 +412,28 @@ impl S3Files {
             .map_err(Self::net)?;
         let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
             .map_err(|e| other(format!("object store: unreadable listing: {e}")))?;
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
         Ok((
-            parsed.contents.into_iter().map(|c| c.key).collect(),
+            parsed
+                .contents
+                .into_iter()
+                .map(|c| {
+                    let t = time::OffsetDateTime::parse(&c.last_modified, rfc3339).ok();
+                    (c.key, t.map(|t| t.unix_timestamp()))
+                })
+                .collect(),
             parsed.next_continuation_token,
         ))
     }
 
-    async fn list(&self) -> io::Result<Vec<FileKey>> {
+    async fn list(&self, under: &str) -> io::Result<Vec<Listed>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
-            let (keys, next) = self.list_page(token.as_deref(), 1000).await?;
-            for k in keys {
+            let (keys, next) = self.list_page(under, token.as_deref(), 1000).await?;
+            for (k, modified) in keys {
                 if let Some(key) = k.strip_prefix(&self.prefix).and_then(FileKey::parse) {
-                    out.push(key);
+                    out.push(Listed { key, modified });
                 }
             }
             match next {

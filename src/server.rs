@@ -44,7 +44,8 @@ pub async fn serve_on(
 pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_serve(&args);
     let mut app = build_app(&db, config).await?;
-    // Forget idempotency keys after 8 days (they must live at least 7).
+    // Forget idempotency keys after 8 days (they must live at least 7), and the chunks of
+    // uploads abandoned for 3 days.
     {
         let app = app.clone();
         tokio::spawn(async move {
@@ -52,6 +53,11 @@ pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
                 let cutoff = app.now() - 8 * 24 * 3600 * 1000;
                 if let Err(e) = app.store.purge_idempotency(cutoff).await {
                     tracing::warn!(error = %e, "could not purge idempotency keys");
+                }
+                match app.remove_abandoned_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(chunks = n, "removed abandoned upload chunks"),
+                    Err(e) => tracing::warn!(error = %e, "could not remove abandoned uploads"),
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             }

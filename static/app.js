@@ -382,25 +382,226 @@
     });
     lightbox.addEventListener("click", (ev) => { if (ev.target === lightbox) lightbox.close(); });
   }
-  // Photos: with the user's consent, the device's position goes with photos that have none.
+  // ---------- the photo queue ----------
+  // Chosen photos are kept in IndexedDB (they survive a reload and a dead battery's restart),
+  // then sent one after another in chunks through the resumable upload API: after a cut only
+  // the rest is sent, and each photo's idempotency key stores it once. Without IndexedDB (or
+  // without JavaScript) the form is sent as it is.
   const photoForm = document.getElementById("photo-form");
   const here = document.getElementById("photo-here");
-  if (photoForm && here && "geolocation" in navigator) {
-    let located = false;
-    photoForm.addEventListener("submit", (ev) => {
-      if (!here.checked || located) return;
-      ev.preventDefault();
-      const send = () => { located = true; photoForm.requestSubmit(); };
-      navigator.geolocation.getCurrentPosition((pos) => {
-        document.getElementById("photo-lat").value = String(pos.coords.latitude);
-        document.getElementById("photo-lon").value = String(pos.coords.longitude);
-        send();
-      }, send, { timeout: 8000, maximumAge: 60000 });
+  const queue = document.getElementById("photo-queue");
+  const queueList = document.getElementById("photo-queue-list");
+  const PT = photoForm ? photoForm.dataset : {};
+  const CHUNK = 256 * 1024;
+  const photoStore = (mode, fn) => pdb.then((d) => new Promise((resolve, reject) => {
+    const t = d.transaction("photos", mode);
+    const r = fn(t.objectStore("photos"));
+    t.oncomplete = () => resolve(r && r.result);
+    t.onerror = () => reject(t.error);
+  }));
+  const pdb = new Promise((resolve, reject) => {
+    if (!("indexedDB" in window)) { reject(new Error("no IndexedDB")); return; }
+    const req = indexedDB.open("sonae-photos", 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("photos", { keyPath: "key" });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  pdb.catch(() => {});
+  const photos = () => photoStore("readonly", (s) => s.getAll());
+  const putPhoto = (p) => photoStore("readwrite", (s) => s.put(p));
+  const delPhoto = (key) => photoStore("readwrite", (s) => s.delete(key));
+  const progress = new Map(); // key -> bytes the server holds
+  const finished = []; // results shown until the page is left
+  const renderQueue = async () => {
+    if (!queue || !photoForm) return;
+    const items = (await photos()).filter((p) => p.room === photoForm.dataset.room).sort((a, b) => a.created - b.created);
+    queue.hidden = items.length === 0 && finished.length === 0;
+    const rows = items.map((p) => {
+      const li = document.createElement("li");
+      li.className = `photo-item ${p.state}`;
+      li.dataset.key = p.key;
+      const name = document.createElement("p");
+      name.className = "name";
+      name.textContent = `${p.name}${p.caption ? ` — ${p.caption}` : ""} (${Math.ceil(p.size / 1024)} KB)`;
+      const bar = document.createElement("progress");
+      bar.max = p.size;
+      bar.value = progress.get(p.key) || 0;
+      bar.setAttribute("aria-label", `${PT.tProgress}: ${p.name}`);
+      const st = document.createElement("p");
+      st.className = "state";
+      st.textContent = p.state === "failed" ? `${T.tFailed}: ${p.error || ""}`
+        : p.state === "auth" ? T.tRelogin
+        : p.state === "offline" ? PT.tOffline
+        : p.state === "sending" ? `${PT.tSending} ${Math.floor(100 * (progress.get(p.key) || 0) / p.size)}%`
+        : PT.tQueued;
+      li.append(name, bar, st);
+      if (p.state === "failed") {
+        const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.onclick = fn; li.append(b); };
+        btn(T.tRetry, async () => { p.state = "queued"; await putPhoto(p); renderQueue(); pumpPhotos(); });
+        btn(T.tDiscard, async () => { await delPhoto(p.key); renderQueue(); });
+      }
+      if (p.state === "auth") {
+        const a = document.createElement("a");
+        a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+        a.target = "_blank";
+        a.textContent = T.tLogin;
+        li.append(a);
+      }
+      return li;
     });
-  } else if (here) {
-    here.closest("label").hidden = true;
+    const done = finished.map((f) => {
+      const li = document.createElement("li");
+      li.className = "photo-item done";
+      const p = document.createElement("p");
+      p.textContent = `${f.name}: ${f.text} `;
+      const a = document.createElement("a");
+      a.href = f.url;
+      a.textContent = PT.tOpen;
+      p.append(a);
+      li.append(p);
+      return li;
+    });
+    queueList.replaceChildren(...rows, ...done);
+  };
+  const api = async (method, url, body, type) => {
+    const headers = { Accept: "application/json", "X-CSRF-Token": csrf };
+    if (type) headers["Content-Type"] = type;
+    return fetch(url, { method, body, headers, redirect: "manual", cache: "no-store" });
+  };
+  // Sends one photo from where the server stands; returns "sent", "retry", "auth" or "failed".
+  const sendPhoto = async (p) => {
+    const base = `/api/v1/incidents/${p.room}/uploads/${p.key}`;
+    const problem = async (res) => {
+      if (res.status === 401 || res.type === "opaqueredirect" || res.status === 0) return "auth";
+      if (res.status === 403 && (await refreshCsrf())) return "again";
+      if (res.status >= 400 && res.status < 500 && ![408, 409, 429].includes(res.status)) {
+        let msg = String(res.status);
+        try { msg = (await res.json()).error.message; } catch (_) { /* keep the status */ }
+        p.state = "failed"; p.error = msg; await putPhoto(p);
+        return "failed";
+      }
+      return "retry";
+    };
+    try {
+      let res = await api("GET", base);
+      if (!res.ok) return problem(res);
+      let state = await res.json();
+      let at = state.finished ? p.size : state.received;
+      p.state = "sending"; await putPhoto(p);
+      progress.set(p.key, at); renderQueue();
+      while (at < p.size) {
+        const end = Math.min(at + CHUNK, p.size);
+        res = await api("PUT", `${base}?offset=${at}&total=${p.size}`, p.blob.slice(at, end), "application/octet-stream");
+        if (res.status === 409) {
+          // The server holds a different part (a chunk sent twice, another tab): ask again.
+          res = await api("GET", base);
+          if (!res.ok) return problem(res);
+          state = await res.json();
+          at = state.finished ? p.size : state.received;
+          continue;
+        }
+        if (!res.ok) return problem(res);
+        state = await res.json();
+        at = state.received;
+        progress.set(p.key, at); renderQueue();
+      }
+      const details = { caption: p.caption, shelter: p.shelter, queued_at: p.created };
+      if (p.lat != null && p.lon != null) { details.lat = p.lat; details.lon = p.lon; }
+      res = await api("POST", `${base}/finish`, JSON.stringify(details), "application/json");
+      if (res.status === 409) return "retry";
+      if (!res.ok) return problem(res);
+      const out = await res.json();
+      await delPhoto(p.key);
+      progress.delete(p.key);
+      finished.push({
+        name: p.name,
+        url: `/photos/${out.photo.id}`,
+        text: out.already_uploaded ? `${PT.tAlready} ${out.photo.uploader} (${new Date(out.photo.uploaded_at).toLocaleString()})` : PT.tSaved,
+      });
+      say(PT.tSaved);
+      return "sent";
+    } catch (_) {
+      return "retry"; // offline, or the server is down
+    }
+  };
+  let photoPumping = false;
+  let photoTimer = null;
+  let photoBackoff = 2000;
+  const pumpPhotos = async () => {
+    if (photoPumping || !photoForm) return;
+    photoPumping = true;
+    clearTimeout(photoTimer);
+    const run = async () => {
+      const items = (await photos()).filter((p) => ["queued", "sending", "offline", "auth"].includes(p.state)).sort((a, b) => a.created - b.created);
+      for (const p of items) {
+        let r = await sendPhoto(p);
+        if (r === "again") r = await sendPhoto(p);
+        if (r === "retry" || r === "auth") {
+          p.state = r === "auth" ? "auth" : "offline";
+          await putPhoto(p);
+          photoTimer = setTimeout(pumpPhotos, photoBackoff);
+          photoBackoff = Math.min(photoBackoff * 2, 10000);
+          return;
+        }
+      }
+      photoBackoff = 2000;
+    };
+    try {
+      if (navigator.locks) await navigator.locks.request("sonae-photos", run);
+      else await run();
+    } catch (_) {
+      photoTimer = setTimeout(pumpPhotos, photoBackoff);
+    } finally {
+      photoPumping = false;
+      renderQueue();
+    }
+  };
+  if (photoForm) {
+    const position = () => new Promise((resolve) => {
+      if (!here || !here.checked || !("geolocation" in navigator)) { resolve(null); return; }
+      navigator.geolocation.getCurrentPosition(
+        (pos) => resolve({ lat: pos.coords.latitude, lon: pos.coords.longitude }),
+        () => resolve(null),
+        { timeout: 8000, maximumAge: 60000 },
+      );
+    });
+    if (here && !("geolocation" in navigator)) here.closest("label").hidden = true;
+    photoForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = document.getElementById("photo-files");
+      const files = Array.from(input.files || []);
+      if (files.length === 0) { input.focus(); return; }
+      const caption = document.getElementById("photo-caption").value;
+      const shelter = document.getElementById("photo-shelter").value;
+      const pos = await position();
+      const created = Date.now();
+      try {
+        let n = 0;
+        for (const f of files) {
+          await putPhoto({
+            key: randomKey(), room: photoForm.dataset.room, blob: f, name: f.name, size: f.size,
+            caption, shelter, lat: pos ? pos.lat : null, lon: pos ? pos.lon : null,
+            created: created + n++, state: "queued",
+          });
+        }
+      } catch (_) {
+        // No room in IndexedDB (or none at all): send the form as it is.
+        if (pos) {
+          document.getElementById("photo-lat").value = String(pos.lat);
+          document.getElementById("photo-lon").value = String(pos.lon);
+        }
+        photoForm.submit();
+        return;
+      }
+      input.value = "";
+      document.getElementById("photo-caption").value = "";
+      say(PT.tQueued);
+      await renderQueue();
+      pumpPhotos();
+    });
+    pdb.then(() => { renderQueue(); pumpPhotos(); }).catch(() => {});
   }
-  window.addEventListener("online", () => { say(T.tOnline); pump(); refreshCounts(); });
+  window.addEventListener("online", () => { say(T.tOnline); pump(); pumpPhotos(); refreshCounts(); });
   window.addEventListener("offline", () => say(T.tOffline));
   db.then(() => { render(); pump(); }).catch(() => {});
 

@@ -415,6 +415,10 @@ ui-edit-named = Edit { $name }
 ui-inbox-incident = An incident response has started
 
 ## Photos: errors
+err-upload-range = The piece of the file does not fit the size announced for it.
+err-upload-offset = The server holds a different part of this upload. Ask how much arrived and send the rest from there.
+err-upload-incomplete = Not all of the photo has arrived yet. Send the missing part, then finish.
+err-one-file = Send one photo per request.
 err-photo-empty = The file is empty.
 err-photo-too-large = The photo file is too large (at most 40 MB).
 err-photo-type = This is not a JPEG, PNG or WebP picture.
@@ -427,6 +431,14 @@ ui-photos = Photos
 ui-photo = Photo
 ui-photos-n = { $n } photos
 ui-photo-files = Choose photos (several at once is fine)
+ui-photo-queue = Photos waiting to be sent
+ui-photo-queue-hint = They are kept on this device and sent when the network allows, even after a reload. Each is stored once.
+ui-photo-waiting = Waiting for the network
+ui-photo-sending = Sending
+ui-photo-offline = No connection: will send when the network returns
+ui-photo-queued = Queued
+ui-photo-progress = Sending progress
+ui-photo-open = Open the photo
 ui-photo-caption = Caption
 ui-photo-upload = Send the photos
 ui-photo-saved = Photo saved.

@@ -412,6 +412,10 @@ ui-edit-named = { $name }を編集
 ui-inbox-incident = 災害対応が始まりました
 
 ## Photos: errors
+err-upload-range = ファイルの断片が、通知されたサイズに収まりません。
+err-upload-offset = サーバーが受け取った位置と合いません。受信済みの量を確認し、その続きから送ってください。
+err-upload-incomplete = 写真がまだすべて届いていません。残りを送ってから完了してください。
+err-one-file = 1回に送れる写真は1枚です。
 err-photo-empty = ファイルが空です。
 err-photo-too-large = 写真のファイルが大きすぎます（40 MBまで）。
 err-photo-type = JPEG・PNG・WebP の写真ではありません。
@@ -424,6 +428,14 @@ ui-photos = 写真
 ui-photo = 写真
 ui-photos-n = 写真 { $n }枚
 ui-photo-files = 写真を選ぶ（複数可）
+ui-photo-queue = 送信待ちの写真
+ui-photo-queue-hint = この端末に保存され、通信できるようになると送信されます（再読み込みしても消えません）。同じ写真が二重に保存されることはありません。
+ui-photo-waiting = 通信の回復を待っています
+ui-photo-sending = 送信中
+ui-photo-offline = 通信できません。回復したら送信します
+ui-photo-queued = 送信待ち
+ui-photo-progress = 送信の進み具合
+ui-photo-open = 写真を開く
 ui-photo-caption = 説明
 ui-photo-upload = 写真を送る
 ui-photo-saved = 写真を保存しました。

@@ -6,12 +6,14 @@ mod incidents;
 mod onboarding;
 mod photos;
 mod rooms;
+mod uploads;
 
 pub use accounts::*;
 pub use incidents::*;
 pub use onboarding::*;
 pub use photos::*;
 pub use rooms::*;
+pub use uploads::*;
 
 use crate::clock::Clock;
 use crate::config::Config;

@@ -154,7 +154,7 @@ impl App {
         })
         .await
         .map_err(|e| AppError::Internal(format!("join: {e}")))?;
-        if let Some(w) = self.store.known_photo(&idem, room, &sha256).await? {
+        if let Some(w) = self.store.known_photo(&idem, room, Some(&sha256)).await? {
             let photo = match w.value {
                 PhotoSaved::New(id) => Uploaded::New(self.store.photo(id).await?),
                 PhotoSaved::Existing(id) => Uploaded::Existing(self.store.photo(id).await?),

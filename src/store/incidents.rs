@@ -315,12 +315,12 @@ pub trait IncidentStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<PhotoSaved>>;
     /// What is already known of an upload, read before any decoding: the result stored under
-    /// its idempotency key, or the photo with the same bytes in the incident.
+    /// its idempotency key, or (given the hash) the photo with the same bytes in the incident.
     async fn known_photo(
         &self,
         idem: &Idem,
         incident: RoomId,
-        sha256: &str,
+        sha256: Option<&str>,
     ) -> StoreResult<Option<Written<PhotoSaved>>>;
     async fn photo(&self, id: PhotoId) -> StoreResult<Photo>;
     /// Withdraws a photo with a reason (kept; shown to nobody but admins).

@@ -28,6 +28,12 @@ pub struct Caller {
 impl Caller {
     /// Checks what a write needs: an idempotency key, and the CSRF token for browser sessions.
     pub(super) fn write(&self, headers: &HeaderMap) -> AppResult<crate::domain::IdemKey> {
+        self.check_csrf(headers)?;
+        idem_key(headers, None)
+    }
+
+    /// Checks the CSRF token of a write by a browser session (token holders need none).
+    pub(super) fn check_csrf(&self, headers: &HeaderMap) -> AppResult<()> {
         if !self.bearer {
             let token = headers
                 .get("x-csrf-token")
@@ -35,7 +41,7 @@ impl Caller {
                 .unwrap_or("");
             self.s.check_csrf(token)?;
         }
-        idem_key(headers, None)
+        Ok(())
     }
 }
 
@@ -1324,6 +1330,7 @@ pub async fn import_users(
 /// documentation test read one list.
 pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
     use super::api_incidents as inc;
+    use super::api_photos as ph;
     use axum::routing::{get, patch, post};
     vec![
         ("/api/v1/me", get(me).patch(change_me)),
@@ -1407,9 +1414,26 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             "/api/v1/orgs/{org}/shelters/{shelter}",
             axum::routing::put(inc::change_shelter),
         ),
-        ("/api/v1/incidents/{incident}/photos", get(inc::photos)),
-        ("/api/v1/photos/{photo}", get(inc::photo)),
-        ("/api/v1/photos/{photo}/withdraw", post(inc::withdraw_photo)),
+        (
+            "/api/v1/incidents/{incident}/photos",
+            get(ph::photos)
+                .post(ph::upload_photo)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::MAX_PHOTO_UPLOAD,
+                )),
+        ),
+        (
+            "/api/v1/incidents/{incident}/uploads/{key}",
+            get(ph::upload_state).put(ph::upload_chunk).layer(
+                axum::extract::DefaultBodyLimit::max(crate::app::MAX_CHUNK + 1024),
+            ),
+        ),
+        (
+            "/api/v1/incidents/{incident}/uploads/{key}/finish",
+            post(ph::finish_upload),
+        ),
+        ("/api/v1/photos/{photo}", get(ph::photo)),
+        ("/api/v1/photos/{photo}/withdraw", post(ph::withdraw_photo)),
     ]
 }
 
@@ -1465,8 +1489,9 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_incidents::close_incident, super::api_incidents::board, super::api_incidents::reports,
         super::api_incidents::report, super::api_incidents::add_adhoc, super::api_incidents::snapshot,
         super::api_incidents::shelters, super::api_incidents::add_shelter, super::api_incidents::import_shelters,
-        super::api_incidents::change_shelter, super::api_incidents::photos, super::api_incidents::photo,
-        super::api_incidents::withdraw_photo, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_incidents::change_shelter, super::api_photos::photos, super::api_photos::photo,
+        super::api_photos::withdraw_photo, super::api_photos::upload_photo, super::api_photos::upload_state,
+        super::api_photos::upload_chunk, super::api_photos::finish_upload, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

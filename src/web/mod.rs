@@ -2,6 +2,7 @@
 
 mod api;
 mod api_incidents;
+mod api_photos;
 mod assets;
 mod format;
 mod incident_pages;

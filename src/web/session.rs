@@ -259,13 +259,7 @@ impl FromRequest<App> for Upload {
             axum::extract::Multipart::from_request(Request::from_parts(parts, body), app)
                 .await
                 .map_err(|_| AppError::BadRequest("err-bad-form"))?;
-        let failed = |e: axum::extract::multipart::MultipartError| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::TooLarge
-            } else {
-                AppError::BadRequest("err-bad-form")
-            }
-        };
+        let failed = multipart_error;
         let (mut files, mut fields) = (Vec::new(), std::collections::HashMap::new());
         while let Some(field) = form.next_field().await.map_err(failed)? {
             let name = field.name().unwrap_or("").to_string();
@@ -282,6 +276,15 @@ impl FromRequest<App> for Upload {
             files,
             fields,
         })
+    }
+}
+
+/// A multipart body that cannot be read: 413 when over the route's limit, else 400.
+pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge
+    } else {
+        AppError::BadRequest("err-bad-form")
     }
 }
 

@@ -612,3 +612,156 @@ async fn the_gallery_opens_a_photo_in_a_lightbox_and_closes_it() {
     chrome.stop().await;
     server.stop().await;
 }
+
+/// A noisy picture (so that it stays large as a JPEG), different for each `seed`.
+fn big_jpeg(seed: u32, w: u16, h: u16) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    let mut rgb = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for _ in 0..usize::from(w) * usize::from(h) * 3 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        rgb.push((x & 0xff) as u8);
+    }
+    let exif = sonae::media::MadeExif {
+        taken_local: "2026:11:20 09:00:00",
+        offset: "+09:00",
+        position: sonae::domain::LatLon::new(34.48, 136.84).expect("position"),
+        camera: "Test tablet",
+    };
+    sonae::media::jpeg_with_exif(&rgb, w, h, &exif).expect("jpeg")
+}
+
+async fn photo_count(t: &TestApp, room: sonae::domain::RoomId) -> usize {
+    t.app.store.photos(room, 100).await.expect("photos").len()
+}
+
+#[tokio::test]
+async fn twenty_photos_queued_without_signal_survive_a_reload_and_arrive_once_through_cuts() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut admin = w.t.login("toba.admin").await;
+    let room = crate::shelters::open_incident(&mut admin, "写真圏外試験", &[], "").await;
+    // Twenty different photos of about 5 MB each, as a tablet camera makes them.
+    let dir = tempfile::tempdir().expect("photos dir");
+    let mut paths = Vec::new();
+    let mut sizes = 0;
+    for i in 0..20u32 {
+        let jpeg = big_jpeg(i + 1, 2800, 2100);
+        sizes += jpeg.len();
+        let p = dir.path().join(format!("IMG_{i:04}.jpg"));
+        std::fs::write(&p, jpeg).expect("write photo");
+        paths.push(p.display().to_string());
+    }
+    assert!(sizes / 20 > 4_000_000, "about 5 MB each: {}", sizes / 20);
+    let b = &chrome.b;
+    b.set_window_size(768, 1024).await.expect("tablet size");
+    login(b, &server.base, "toba.admin").await;
+    let url = format!("{}/incidents/{room}/photos", server.base);
+    b.goto(&url).await.expect("gallery");
+    // No signal: the photos are chosen and wait on the tablet, through a reload too.
+    server.stop().await;
+    field(b, "写真を選ぶ（複数可）")
+        .await
+        .send_keys(&paths.join("\n"))
+        .await
+        .expect("choose photos");
+    field(b, "説明")
+        .await
+        .send_keys("倒木で道路が通れない")
+        .await
+        .expect("caption");
+    button(b, "写真を送る").await.click().await.expect("send");
+    sees(b, "送信待ちの写真", 20).await;
+    let waiting = "return document.querySelectorAll('#photo-queue-list progress').length;";
+    for _ in 0..60 {
+        if b.execute(waiting, vec![]).await.expect("count") == serde_json::json!(20) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(b.execute(waiting, vec![]).await.expect("count"), 20);
+    b.refresh().await.expect("reload offline");
+    sees(b, "IMG_0019.jpg", 20).await;
+    assert_eq!(
+        b.execute(waiting, vec![]).await.expect("count"),
+        20,
+        "every photo is still waiting after the reload"
+    );
+    // Each has its own labelled progress bar.
+    b.find(Locator::Css(
+        "progress[aria-label='送信の進み具合: IMG_0007.jpg']",
+    ))
+    .await
+    .expect("a progress bar per photo");
+
+    // The network returns; a few photos in, it is cut again, then comes back for good.
+    let World { t, .. } = w;
+    let TestApp {
+        dir: data, url: db, ..
+    } = t;
+    let t2 = TestApp::open(data, db, Config::default()).await;
+    let server2 = Server::start_at(&t2, &addr).await;
+    for _ in 0..240 {
+        if photo_count(&t2, room).await >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        photo_count(&t2, room).await >= 3,
+        "sending after the first cut"
+    );
+    server2.stop().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Stopping closed the database, as a real restart would: open it again.
+    let TestApp {
+        dir: data, url: db, ..
+    } = t2;
+    let t2 = TestApp::open(data, db, Config::default()).await;
+    let server3 = Server::start_at(&t2, &addr).await;
+    let mut n = 0;
+    for _ in 0..480 {
+        n = photo_count(&t2, room).await;
+        if n >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(n, 20, "every photo arrived");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = t2.app.store.photos(room, 100).await.expect("photos");
+    assert_eq!(stored.len(), 20, "exactly once each");
+    let mut hashes: Vec<&str> = stored.iter().map(|p| p.sha256.as_str()).collect();
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 20);
+    assert!(stored.iter().all(|p| p.caption == "倒木で道路が通れない"));
+    assert!(
+        stored.iter().all(|p| p.queued_at.is_some()),
+        "the time each was queued is kept"
+    );
+    // The queue is empty and says what happened; no chunk is left behind.
+    for _ in 0..40 {
+        if b.execute(waiting, vec![]).await.expect("count") == serde_json::json!(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(b.execute(waiting, vec![]).await.expect("count"), 0);
+    sees(b, "写真を保存しました", 10).await;
+    let left = t2
+        .app
+        .config
+        .files
+        .list_under(sonae::files::UPLOADS)
+        .await
+        .expect("list");
+    assert!(left.is_empty(), "{left:?}");
+    chrome.stop().await;
+    server3.stop().await;
+}

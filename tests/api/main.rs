@@ -22,6 +22,7 @@ mod roles;
 mod rooms;
 mod search;
 mod shelters;
+mod uploads;
 
 /// Says which backend this run covers, so a plain `cargo test` is clear about the other one.
 #[test]

@@ -324,7 +324,7 @@ async fn photo_known(
     conn: &mut sqlx::AnyConnection,
     idem: &Idem,
     incident: RoomId,
-    sha256: &str,
+    sha256: Option<&str>,
 ) -> StoreResult<Option<Written<PhotoSaved>>> {
     if let Some(prev) = idem_lookup(&mut *conn, idem).await? {
         let saved = match prev.strip_prefix("photo-existing:") {
@@ -336,6 +336,9 @@ async fn photo_known(
             replayed: true,
         }));
     }
+    let Some(sha256) = sha256 else {
+        return Ok(None);
+    };
     let existing: Option<String> =
         sqlx::query_scalar("SELECT id FROM photos WHERE incident_id = $1 AND sha256 = $2")
             .bind(incident.to_string())
@@ -1106,7 +1109,7 @@ impl IncidentStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<PhotoSaved>> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        let known = photo_known(&mut tx, &idem, p.incident, &p.sha256).await?;
+        let known = photo_known(&mut tx, &idem, p.incident, Some(&p.sha256)).await?;
         if let Some(w) = known.as_ref().filter(|w| w.replayed) {
             return Ok(w.clone());
         }
@@ -1175,7 +1178,7 @@ impl IncidentStore for SqlStore {
         &self,
         idem: &Idem,
         incident: RoomId,
-        sha256: &str,
+        sha256: Option<&str>,
     ) -> StoreResult<Option<Written<PhotoSaved>>> {
         let mut conn = self.reader.acquire().await?;
         photo_known(&mut conn, idem, incident, sha256).await
