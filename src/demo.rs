@@ -301,6 +301,7 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
                         body: v(MessageBody::parse(&body))?,
                         reply_to: reply,
                         mentions: Vec::new(),
+                        confirm: None,
                     },
                     Idem {
                         user_id: author,
@@ -695,6 +696,7 @@ async fn incident(
                 ))?,
                 reply_to: None,
                 mentions: Vec::new(),
+                confirm: None,
             },
             Idem {
                 user_id: pref_info.id,

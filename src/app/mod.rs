@@ -2,6 +2,7 @@
 //! live hub; handlers only parse, call and render.
 
 mod accounts;
+mod confirm;
 mod incidents;
 mod onboarding;
 mod photos;
@@ -9,6 +10,7 @@ mod rooms;
 mod uploads;
 
 pub use accounts::*;
+pub use confirm::*;
 pub use incidents::*;
 pub use onboarding::*;
 pub use photos::*;

@@ -302,6 +302,27 @@ impl App {
         reply_to: Option<MessageId>,
         key: IdemKey,
     ) -> AppResult<Written<MessageId>> {
+        self.post_asking(actor, room, body, reply_to, key, None)
+            .await
+    }
+
+    /// Posts a message that may ask its readers to confirm (要確認).
+    pub async fn post_asking(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        body: &str,
+        reply_to: Option<MessageId>,
+        key: IdemKey,
+        ask: Option<&Ask>,
+    ) -> AppResult<Written<MessageId>> {
+        let confirm = match ask {
+            Some(a) => {
+                self.room(actor, room).await?;
+                Some(self.confirm_spec(actor, room, a).await?)
+            }
+            None => None,
+        };
         let idem = Idem {
             user_id: actor.user.id,
             key,
@@ -336,6 +357,7 @@ impl App {
                     body,
                     reply_to,
                     mentions,
+                    confirm,
                 },
                 idem,
                 self.now(),

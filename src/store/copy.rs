@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 20] = [
+pub const TABLES: [(&str, &str); 22] = [
     ("orgs", "id"),
     ("users", "id"),
     ("api_tokens", "id"),
@@ -24,6 +24,8 @@ pub const TABLES: [(&str, &str); 20] = [
     ("shelter_reports", "id"),
     ("shelter_latest", "incident_id, shelter_id"),
     ("photos", "id"),
+    ("confirm_requests", "message_id"),
+    ("confirm_targets", "message_id, target_kind, target_id"),
     ("inbox", "id"),
     ("idempotency", "user_id, key"),
     ("audit", "id"),

@@ -1,10 +1,12 @@
 //! Persistence. The [`Store`] trait is shaped by use cases; SQL lives only in this folder.
 //! The backend is chosen from the database URL's scheme.
 
+mod confirm;
 pub mod copy;
 mod incidents;
 mod sql;
 
+pub use confirm::*;
 pub use incidents::*;
 
 use crate::domain::*;
@@ -196,6 +198,8 @@ pub enum EntryKind {
     Photo,
     /// A photo was withdrawn (its id is the entry's record).
     PhotoWithdrawn,
+    /// A confirmation request (the entry's message) was confirmed by someone.
+    Confirmed,
 }
 
 impl EntryKind {
@@ -213,6 +217,7 @@ impl EntryKind {
             EntryKind::ShelterReport => "shelter_report",
             EntryKind::Photo => "photo",
             EntryKind::PhotoWithdrawn => "photo_withdrawn",
+            EntryKind::Confirmed => "confirmed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -229,6 +234,7 @@ impl EntryKind {
             "shelter_report" => EntryKind::ShelterReport,
             "photo" => EntryKind::Photo,
             "photo_withdrawn" => EntryKind::PhotoWithdrawn,
+            "confirmed" => EntryKind::Confirmed,
             _ => return None,
         })
     }
@@ -357,6 +363,8 @@ pub struct NewMessage {
     pub reply_to: Option<MessageId>,
     /// Users mentioned (already checked to be members).
     pub mentions: Vec<UserId>,
+    /// 要確認: what it asks its readers to confirm.
+    pub confirm: Option<ConfirmSpec>,
 }
 
 /// A new group room.
@@ -406,7 +414,7 @@ pub enum RoomChange {
 
 /// Persistence of everything Sonae keeps.
 #[async_trait]
-pub trait Store: IncidentStore + Send + Sync + 'static {
+pub trait Store: IncidentStore + ConfirmStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

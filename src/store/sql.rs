@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 type Tx<'a> = Transaction<'a, Any>;
 
+mod confirm;
 mod shelters;
 
 /// Which database is behind the pools.
@@ -1035,6 +1036,13 @@ async fn post_batch(
                     .await?;
                     notified.push(*u);
                 }
+            }
+            // 要確認: the request and its addressees' inbox items; a reply to one confirms it.
+            if let Some(spec) = &m.confirm {
+                confirm::insert_request(tx, *mid, m, spec, now).await?;
+            }
+            if let Some(r) = m.reply_to {
+                confirm::confirm_by_reply(tx, r, m.author_id, *mid, now).await?;
             }
             if *direct {
                 let others: Vec<String> = sqlx::query_scalar(

@@ -213,6 +213,9 @@ pub struct NewMessageIn {
     #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
     #[serde(default)]
     pub reply_to: Option<MessageId>,
+    /// 要確認: ask organisations or people to confirm they have taken it in.
+    #[serde(default)]
+    pub confirm: Option<super::api_confirm::AskIn>,
 }
 
 /// The result of a write.
@@ -340,8 +343,19 @@ pub async fn post_message(
     ApiJson(body): ApiJson<NewMessageIn>,
 ) -> AppResult<Json<CreatedOut>> {
     let key = c.write(&headers)?;
+    let ask = body
+        .confirm
+        .map(super::api_confirm::AskIn::ask)
+        .transpose()?;
     let w = app
-        .post(&c.s.actor, parse_id(&room)?, &body.body, body.reply_to, key)
+        .post_asking(
+            &c.s.actor,
+            parse_id(&room)?,
+            &body.body,
+            body.reply_to,
+            key,
+            ask.as_ref(),
+        )
         .await?;
     Ok(Json(CreatedOut {
         id: w.value.0,
@@ -1370,6 +1384,14 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             "/api/v1/rooms/{room}/messages/{message}",
             patch(edit_message).delete(delete_message),
         ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}/confirm",
+            post(super::api_confirm::confirm),
+        ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}/confirmations",
+            get(super::api_confirm::matrix),
+        ),
         ("/api/v1/inbox", get(inbox)),
         ("/api/v1/inbox/read", post(inbox_read)),
         ("/api/v1/events", get(events)),
@@ -1491,7 +1513,8 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_incidents::shelters, super::api_incidents::add_shelter, super::api_incidents::import_shelters,
         super::api_incidents::change_shelter, super::api_photos::photos, super::api_photos::photo,
         super::api_photos::withdraw_photo, super::api_photos::upload_photo, super::api_photos::upload_state,
-        super::api_photos::upload_chunk, super::api_photos::finish_upload, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_photos::upload_chunk, super::api_photos::finish_upload,
+        super::api_confirm::confirm, super::api_confirm::matrix, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

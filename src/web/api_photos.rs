@@ -164,7 +164,7 @@ pub async fn withdraw_photo(
 #[allow(dead_code)]
 pub struct PhotoUploadIn {
     /// The picture: JPEG, PNG or WebP, at most 40 MB.
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, max_length = 41943040)]
     file: Vec<u8>,
     #[schema(max_length = 500)]
     caption: Option<String>,

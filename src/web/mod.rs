@@ -1,6 +1,7 @@
 //! HTTP: the router, middleware, pages, the live stream and JSON endpoints.
 
 mod api;
+mod api_confirm;
 mod api_incidents;
 mod api_photos;
 mod assets;

@@ -663,6 +663,10 @@ async fn twenty_photos_queued_without_signal_survive_a_reload_and_arrive_once_th
     login(b, &server.base, "toba.admin").await;
     let url = format!("{}/incidents/{room}/photos", server.base);
     b.goto(&url).await.expect("gallery");
+    // The offline shell (service worker) keeps the page once it controls it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.goto(&url).await.expect("gallery again");
+    sees(b, "写真を送る", 10).await;
     // No signal: the photos are chosen and wait on the tablet, through a reload too.
     server.stop().await;
     field(b, "写真を選ぶ（複数可）")

@@ -45,13 +45,15 @@ async fn the_demo_copies_there_and_back_with_every_table_equal() {
     copy_db(&b, &c).await.expect("copy back");
     let (da, db, dc) = (dump_all(&a).await, dump_all(&b).await, dump_all(&c).await);
     for ((ta, ca, ra), ((_, cb, rb), (_, cc, rc))) in da.iter().zip(db.iter().zip(dc.iter())) {
-        // The demo has no photos yet (its generated photos come with the rest of the photos issue).
+        // Not in the demo yet: its 要確認 broadcast comes with the rest of the confirmations issue.
         let optional = [
             "login_failures",
             "link_tokens",
             "sessions",
             "api_tokens",
             "photos",
+            "confirm_requests",
+            "confirm_targets",
         ];
         assert!(
             !ra.is_empty() || optional.contains(&ta.as_str()),

@@ -5,6 +5,7 @@ mod support;
 mod accounts;
 mod backup;
 mod bad_input;
+mod confirm;
 mod copy;
 
 mod browser;
