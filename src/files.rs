@@ -324,7 +324,8 @@ impl S3Files {
         format!("{}{}", self.prefix, key.as_str())
     }
 
-    async fn check(resp: reqwest::Response, what: &str) -> io::Result<reqwest::Response> {
+    /// The response when it is a success, else an error naming `what` was done.
+    async fn ensure_ok(resp: reqwest::Response, what: &str) -> io::Result<reqwest::Response> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -359,7 +360,7 @@ impl S3Files {
             .send()
             .await
             .map_err(Self::net)?;
-        Self::check(resp, "storing a file").await.map(|_| ())
+        Self::ensure_ok(resp, "storing a file").await.map(|_| ())
     }
 
     async fn get(&self, key: &FileKey) -> io::Result<Vec<u8>> {
@@ -369,7 +370,7 @@ impl S3Files {
             .get_object(Some(&self.credentials), &object)
             .sign(SIGNED_FOR);
         let resp = self.http.get(url).send().await.map_err(Self::net)?;
-        let resp = Self::check(resp, "reading a file").await?;
+        let resp = Self::ensure_ok(resp, "reading a file").await?;
         Ok(resp.bytes().await.map_err(Self::net)?.to_vec())
     }
 
@@ -380,7 +381,7 @@ impl S3Files {
             .delete_object(Some(&self.credentials), &object)
             .sign(SIGNED_FOR);
         let resp = self.http.delete(url).send().await.map_err(Self::net)?;
-        match Self::check(resp, "removing a file").await {
+        match Self::ensure_ok(resp, "removing a file").await {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -405,7 +406,7 @@ impl S3Files {
         action.with_max_keys(max);
         let url = action.sign(SIGNED_FOR);
         let resp = self.http.get(url).send().await.map_err(Self::net)?;
-        let text = Self::check(resp, "listing files")
+        let text = Self::ensure_ok(resp, "listing files")
             .await?
             .text()
             .await

@@ -20,6 +20,14 @@
     crypto.getRandomValues(b);
     return "js-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   };
+  // A link to log in again in another tab (queued items wait meanwhile).
+  const loginLink = () => {
+    const a = document.createElement("a");
+    a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+    a.target = "_blank";
+    a.textContent = T.tLogin;
+    return a;
+  };
   const setCsrf = (value) => {
     csrf = value;
     body.dataset.csrf = value;
@@ -168,27 +176,33 @@
   else lead();
 
   // ---------- the outbox ----------
-  const DB = "sonae";
-  const STORE = "outbox";
-  const db = new Promise((resolve, reject) => {
-    if (!("indexedDB" in window)) { reject(new Error("no IndexedDB")); return; }
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "key" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-  const tx = async (mode, fn) => {
-    const d = await db;
-    return new Promise((resolve, reject) => {
-      const t = d.transaction(STORE, mode);
-      const r = fn(t.objectStore(STORE));
+  // One IndexedDB database holding one object store keyed by `key`: its ready promise and
+  // all / put / del. (The outbox and the photo queue each have their own.)
+  const keyedStore = (dbName, storeName) => {
+    const ready = new Promise((resolve, reject) => {
+      if (!("indexedDB" in window)) { reject(new Error("no IndexedDB")); return; }
+      const req = indexedDB.open(dbName, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(storeName, { keyPath: "key" });
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    ready.catch(() => {});
+    const tx = (mode, fn) => ready.then((d) => new Promise((resolve, reject) => {
+      const t = d.transaction(storeName, mode);
+      const r = fn(t.objectStore(storeName));
       t.oncomplete = () => resolve(r && r.result);
       t.onerror = () => reject(t.error);
-    });
+    }));
+    return {
+      ready,
+      all: () => tx("readonly", (s) => s.getAll()),
+      put: (item) => tx("readwrite", (s) => s.put(item)),
+      del: (key) => tx("readwrite", (s) => s.delete(key)),
+    };
   };
-  const all = () => tx("readonly", (s) => s.getAll());
-  const put = (item) => tx("readwrite", (s) => s.put(item));
-  const del = (key) => tx("readwrite", (s) => s.delete(key));
+  const outboxStore = keyedStore("sonae", "outbox");
+  const db = outboxStore.ready;
+  const { all, put, del } = outboxStore;
 
   const outbox = document.getElementById("outbox");
   const outboxList = document.getElementById("outbox-list");
@@ -209,13 +223,7 @@
       st.className = "state";
       st.textContent = i.state === "failed" ? `${T.tFailed}: ${i.error || ""}` : i.state === "auth" ? T.tRelogin : T.tSending;
       li.append(text, st);
-      if (i.state === "auth") {
-        const a = document.createElement("a");
-        a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-        a.target = "_blank";
-        a.textContent = T.tLogin;
-        li.append(a);
-      }
+      if (i.state === "auth") li.append(loginLink());
       const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.onclick = fn; li.append(b); };
       if (i.state === "failed") {
         btn(T.tRetry, async () => { i.state = "queued"; await put(i); render(); pump(); });
@@ -393,23 +401,9 @@
   const queueList = document.getElementById("photo-queue-list");
   const PT = photoForm ? photoForm.dataset : {};
   const CHUNK = 256 * 1024;
-  const photoStore = (mode, fn) => pdb.then((d) => new Promise((resolve, reject) => {
-    const t = d.transaction("photos", mode);
-    const r = fn(t.objectStore("photos"));
-    t.oncomplete = () => resolve(r && r.result);
-    t.onerror = () => reject(t.error);
-  }));
-  const pdb = new Promise((resolve, reject) => {
-    if (!("indexedDB" in window)) { reject(new Error("no IndexedDB")); return; }
-    const req = indexedDB.open("sonae-photos", 1);
-    req.onupgradeneeded = () => req.result.createObjectStore("photos", { keyPath: "key" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-  pdb.catch(() => {});
-  const photos = () => photoStore("readonly", (s) => s.getAll());
-  const putPhoto = (p) => photoStore("readwrite", (s) => s.put(p));
-  const delPhoto = (key) => photoStore("readwrite", (s) => s.delete(key));
+  const photoQueue = keyedStore("sonae-photos", "photos");
+  const pdb = photoQueue.ready;
+  const { all: photos, put: putPhoto, del: delPhoto } = photoQueue;
   const progress = new Map(); // key -> bytes the server holds
   const finished = []; // results shown until the page is left
   const renderQueue = async () => {
@@ -440,13 +434,7 @@
         btn(T.tRetry, async () => { p.state = "queued"; await putPhoto(p); renderQueue(); pumpPhotos(); });
         btn(T.tDiscard, async () => { await delPhoto(p.key); renderQueue(); });
       }
-      if (p.state === "auth") {
-        const a = document.createElement("a");
-        a.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-        a.target = "_blank";
-        a.textContent = T.tLogin;
-        li.append(a);
-      }
+      if (p.state === "auth") li.append(loginLink());
       return li;
     });
     const done = finished.map((f) => {

@@ -26,6 +26,26 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// Counts what `request` holds at `now`.
+    pub fn new(request: ConfirmRequest, now: Millis) -> Self {
+        let confirmed = request
+            .rows
+            .iter()
+            .filter(|r| r.confirmed_at.is_some())
+            .count();
+        let overdue = request
+            .rows
+            .iter()
+            .filter(|r| r.confirmed_at.is_none() && request.due_at.is_some_and(|d| now > d))
+            .count();
+        Self {
+            request,
+            confirmed,
+            overdue,
+            now,
+        }
+    }
+
     /// Addressees not confirmed yet (for the phone calls that remain).
     pub fn pending(&self) -> impl Iterator<Item = &crate::store::ConfirmRow> {
         self.request
@@ -96,21 +116,24 @@ impl App {
         message: MessageId,
     ) -> AppResult<(ConfirmRequest, RoomRole)> {
         let (_, role) = self.room(actor, room).await?;
-        self.store.message(room, message).await?;
         match self.store.confirm_request(message).await? {
             Some(r) if r.room_id == room => Ok((r, role)),
-            _ => Err(AppError::Conflict("err-confirm-nothing")),
+            _ => {
+                // No such message here is a 404; a message that asked nothing, a 409.
+                self.store.message(room, message).await?;
+                Err(AppError::Conflict("err-confirm-nothing"))
+            }
         }
     }
 
     /// Confirms a request for the actor and their organisation, where asked. Confirming again
-    /// changes nothing and answers with the first confirmation.
+    /// changes nothing. Answers with the actor's own rows (the first confirmation of each).
     pub async fn confirm(
         &self,
         actor: &Actor,
         room: RoomId,
         message: MessageId,
-    ) -> AppResult<ConfirmRequest> {
+    ) -> AppResult<Matrix> {
         let (request, _) = self.request_in(actor, room, message).await?;
         let mine: Vec<ConfirmTarget> = request
             .rows
@@ -138,10 +161,13 @@ impl App {
         if n > 0 {
             self.live.ring();
         }
-        self.store
+        let mut request = self
+            .store
             .confirm_request(message)
             .await?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        request.rows.retain(|r| mine.contains(&r.target));
+        Ok(Matrix::new(request, self.now()))
     }
 
     /// The matrix of a request: for its sender and the room's managers.
@@ -155,22 +181,6 @@ impl App {
         if request.requester_id != actor.user.id && role < RoomRole::Manager {
             return Err(AppError::Forbidden);
         }
-        let now = self.now();
-        let confirmed = request
-            .rows
-            .iter()
-            .filter(|r| r.confirmed_at.is_some())
-            .count();
-        let overdue = request
-            .rows
-            .iter()
-            .filter(|r| r.confirmed_at.is_none() && request.due_at.is_some_and(|d| now > d))
-            .count();
-        Ok(Matrix {
-            request,
-            confirmed,
-            overdue,
-            now,
-        })
+        Ok(Matrix::new(request, self.now()))
     }
 }

@@ -21,6 +21,22 @@ pub struct PhotoUpload {
     pub queued_at: String,
 }
 
+impl PhotoUpload {
+    /// The details a form or a multipart API call gives (fields `caption`, `shelter`, `lat`,
+    /// `lon`, `queued_at`; absent ones empty), without the bytes.
+    pub fn from_fields(fields: &std::collections::HashMap<String, String>) -> Self {
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        Self {
+            bytes: Vec::new(),
+            caption: get("caption"),
+            shelter: get("shelter"),
+            lat: get("lat"),
+            lon: get("lon"),
+            queued_at: get("queued_at"),
+        }
+    }
+}
+
 /// An incident's gallery, with the shelters a new photo may concern.
 #[derive(Debug, Clone)]
 pub struct Gallery {

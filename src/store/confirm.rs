@@ -11,14 +11,16 @@ pub enum ConfirmTarget {
 }
 
 impl ConfirmTarget {
-    pub(crate) fn kind(self) -> &'static str {
+    /// `org` or `user`.
+    pub fn kind(self) -> &'static str {
         match self {
             ConfirmTarget::Org(_) => "org",
             ConfirmTarget::User(_) => "user",
         }
     }
 
-    pub(crate) fn id_string(self) -> String {
+    /// The organisation's or person's id.
+    pub fn id_string(self) -> String {
         match self {
             ConfirmTarget::Org(o) => o.to_string(),
             ConfirmTarget::User(u) => u.to_string(),

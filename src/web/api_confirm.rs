@@ -5,7 +5,7 @@ use super::parse_id;
 use crate::app::{App, Ask, Matrix};
 use crate::domain::{Invalid, MessageId, RoomId};
 use crate::error::AppResult;
-use crate::store::{ConfirmTarget, rfc3339};
+use crate::store::rfc3339;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -111,14 +111,8 @@ impl From<&Matrix> for MatrixOut {
                 .rows
                 .iter()
                 .map(|row| ConfirmRowOut {
-                    kind: match row.target {
-                        ConfirmTarget::Org(_) => "org".into(),
-                        ConfirmTarget::User(_) => "user".into(),
-                    },
-                    id: match row.target {
-                        ConfirmTarget::Org(o) => o.to_string(),
-                        ConfirmTarget::User(u) => u.to_string(),
-                    },
+                    kind: row.target.kind().into(),
+                    id: row.target.id_string(),
                     name: row.name.clone(),
                     state: if row.confirmed_at.is_some() {
                         "confirmed"
@@ -158,19 +152,8 @@ pub async fn confirm(
     c.write(&headers)?;
     let room: RoomId = parse_id(&room)?;
     let message: MessageId = parse_id(&message)?;
-    let request = app.confirm(&c.s.actor, room, message).await?;
-    let me = &c.s.actor.user;
-    let m = Matrix {
-        confirmed: 0,
-        overdue: 0,
-        now: app.now(),
-        request,
-    };
-    let mut out = MatrixOut::from(&m);
-    out.rows.retain(|r| {
-        (r.kind == "user" && r.id == me.id.to_string())
-            || (r.kind == "org" && r.id == me.org_id.to_string())
-    });
+    let mine = app.confirm(&c.s.actor, room, message).await?;
+    let out = MatrixOut::from(&mine);
     Ok(Json(ConfirmedOut { rows: out.rows }))
 }
 

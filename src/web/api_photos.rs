@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::rfc3339;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -253,32 +253,16 @@ pub async fn upload_photo(
 ) -> AppResult<Json<UploadedOut>> {
     let key = c.write(&headers)?;
     let room: RoomId = parse_id(&room)?;
-    let mut form = Multipart::from_request(req, &app)
-        .await
-        .map_err(|_| AppError::BadRequest("err-bad-form"))?;
-    let failed = super::session::multipart_error;
-    let mut up = PhotoUpload::default();
-    let mut file = None;
-    while let Some(field) = form.next_field().await.map_err(failed)? {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            if file.is_some() {
-                return Err(AppError::BadRequest("err-one-file"));
-            }
-            file = Some(field.bytes().await.map_err(failed)?.to_vec());
-            continue;
-        }
-        let text = field.text().await.map_err(failed)?;
-        match name.as_str() {
-            "caption" => up.caption = text,
-            "shelter" => up.shelter = text,
-            "lat" => up.lat = text,
-            "lon" => up.lon = text,
-            "queued_at" => up.queued_at = text,
-            _ => {}
-        }
+    let (mut files, fields) = super::session::read_multipart(req, &app).await?;
+    if files.len() > 1 {
+        return Err(AppError::BadRequest("err-one-file"));
     }
-    up.bytes = file.ok_or(crate::domain::Invalid::new("file", "err-photo-empty"))?;
+    let up = PhotoUpload {
+        bytes: files
+            .pop()
+            .ok_or(crate::domain::Invalid::new("file", "err-photo-empty"))?,
+        ..PhotoUpload::from_fields(&fields)
+    };
     let w = app.upload_photo(&c.s.actor, room, up, key).await?;
     Ok(Json(UploadedOut::from(&w.value)))
 }

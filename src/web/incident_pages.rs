@@ -980,15 +980,7 @@ pub async fn photo_upload(
         fields,
     } = u;
     let base = idem_key(&headers, fields.get("idem").map(String::as_str))?;
-    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let details = crate::app::PhotoUpload {
-        bytes: Vec::new(),
-        caption: get("caption"),
-        shelter: get("shelter"),
-        lat: get("lat"),
-        lon: get("lon"),
-        queued_at: get("queued_at"),
-    };
+    let details = crate::app::PhotoUpload::from_fields(&fields);
     let results = match app
         .upload_photos(&s.actor, room, files, details, base)
         .await

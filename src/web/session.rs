@@ -255,20 +255,7 @@ impl FromRequest<App> for Upload {
         let (mut parts, body) = req.into_parts();
         let s = Session::from_request_parts(&mut parts, app).await?;
         let headers = parts.headers.clone();
-        let mut form =
-            axum::extract::Multipart::from_request(Request::from_parts(parts, body), app)
-                .await
-                .map_err(|_| AppError::BadRequest("err-bad-form"))?;
-        let failed = multipart_error;
-        let (mut files, mut fields) = (Vec::new(), std::collections::HashMap::new());
-        while let Some(field) = form.next_field().await.map_err(failed)? {
-            let name = field.name().unwrap_or("").to_string();
-            if name == "file" {
-                files.push(field.bytes().await.map_err(failed)?.to_vec());
-            } else {
-                fields.insert(name, field.text().await.map_err(failed)?);
-            }
-        }
+        let (files, fields) = read_multipart(Request::from_parts(parts, body), app).await?;
         s.check_csrf(csrf_of(&headers, fields.get("csrf").map(String::as_str)))?;
         Ok(Upload {
             s,
@@ -279,8 +266,29 @@ impl FromRequest<App> for Upload {
     }
 }
 
+/// Reads a `multipart/form-data` body: the files sent as `file` (any number) and the other
+/// fields as text. A body over the route's limit is a 413; one that cannot be read, a 400.
+pub async fn read_multipart(
+    req: Request,
+    app: &App,
+) -> Result<(Vec<Vec<u8>>, std::collections::HashMap<String, String>), AppError> {
+    let mut form = axum::extract::Multipart::from_request(req, app)
+        .await
+        .map_err(|_| AppError::BadRequest("err-bad-form"))?;
+    let (mut files, mut fields) = (Vec::new(), std::collections::HashMap::new());
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            files.push(field.bytes().await.map_err(multipart_error)?.to_vec());
+        } else {
+            fields.insert(name, field.text().await.map_err(multipart_error)?);
+        }
+    }
+    Ok((files, fields))
+}
+
 /// A multipart body that cannot be read: 413 when over the route's limit, else 400.
-pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge
     } else {
