@@ -419,8 +419,91 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
             post(pref_info.id, inbox, "鳥羽市 受信窓口 御中：離島の孤立可能性について、明朝9時までに状況をお知らせください。", None, at).await?;
         }
     }
+    broadcast(app, &pref_info, &muni_info).await?;
     incident(app, &pref_info, &muni_info, at).await?;
     let _ = admin;
+    Ok(())
+}
+
+/// A 要確認 broadcast from 三重県 to the 29 市町's 受信窓口 rooms, sent three hours ago: the
+/// coastal towns were asked by noon, the others by tomorrow; 23 have confirmed (some by
+/// replying), 志摩市 and 南伊勢町 are overdue, four have not yet.
+async fn broadcast(
+    app: &App,
+    pref_info: &crate::store::User,
+    muni_info: &[(String, crate::store::User)],
+) -> anyhow::Result<()> {
+    use crate::store::{ConfirmSpec, ConfirmTarget};
+    let store = &app.store;
+    let now = millis(crate::clock::Clock::now(&SystemClock));
+    let sent_at = now - 3 * 3_600_000;
+    let id = BroadcastId::new();
+    let overdue = ["志摩市", "南伊勢町"];
+    let not_yet = ["紀宝町", "御浜町", "熊野市", "尾鷲市"];
+    let body = "【要確認】県防災行政無線（衛星系）の保守点検のため、明日 9:00〜11:00 は衛星系が使えません。その間の連絡は本システムまたは地上系でお願いします。受信したら「確認しました」を押すか、返信してください。沿岸の志摩市・南伊勢町は本日正午までに確認をお願いします。";
+    for (k, (name, info)) in muni_info.iter().enumerate() {
+        let org = store.org(info.org_id).await?;
+        let Some(inbox) = org.inbox_room_id else {
+            continue;
+        };
+        let due = if overdue.contains(&name.as_str()) {
+            now - 3_600_000
+        } else {
+            now + 24 * 3_600_000
+        };
+        let copy = store
+            .post_message(
+                NewMessage {
+                    room_id: inbox,
+                    author_id: pref_info.id,
+                    body: v(MessageBody::parse(body))?,
+                    reply_to: None,
+                    mentions: Vec::new(),
+                    confirm: Some(ConfirmSpec {
+                        targets: vec![ConfirmTarget::Org(org.id)],
+                        due_at: Some(due),
+                        broadcast: Some(id),
+                    }),
+                },
+                Idem {
+                    user_id: pref_info.id,
+                    key: v(IdemKey::parse(&format!("demo-broadcast-{k:02}")))?,
+                },
+                sent_at,
+                sys("message.post", sent_at),
+            )
+            .await?
+            .value;
+        if overdue.contains(&name.as_str()) || not_yet.contains(&name.as_str()) {
+            continue;
+        }
+        let at = sent_at + 60_000 + (k as i64) * 170_000;
+        if k % 5 == 2 {
+            // Some answer in words, which counts as confirming.
+            store
+                .post_message(
+                    NewMessage {
+                        room_id: inbox,
+                        author_id: info.id,
+                        body: v(MessageBody::parse(&format!("{name}、了解しました。")))?,
+                        reply_to: Some(copy),
+                        mentions: Vec::new(),
+                        confirm: None,
+                    },
+                    Idem {
+                        user_id: info.id,
+                        key: v(IdemKey::parse(&format!("demo-broadcast-reply-{k:02}")))?,
+                    },
+                    at,
+                    sys("message.post", at),
+                )
+                .await?;
+        } else {
+            store
+                .confirm(copy, &[ConfirmTarget::Org(org.id)], info.id, at)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -28,6 +28,12 @@ impl Millis for i64 {
     }
 }
 
+impl Millis for usize {
+    fn millis(&self) -> i64 {
+        i64::try_from(*self).unwrap_or(i64::MAX)
+    }
+}
+
 impl<T: Millis + ?Sized> Millis for &T {
     fn millis(&self) -> i64 {
         (**self).millis()
@@ -62,6 +68,21 @@ impl Tr {
     pub fn t1(&self, key: &str, name: &'static str, value: impl ToString) -> String {
         let mut args: HashMap<Cow<'static, str>, FluentValue> = HashMap::new();
         args.insert(Cow::Borrowed(name), FluentValue::from(value.to_string()));
+        LOCALES.lookup_with_args(self.id(), key, &args)
+    }
+
+    /// The text for `key` with two arguments.
+    pub fn t2(
+        &self,
+        key: &str,
+        a: &'static str,
+        av: impl ToString,
+        b: &'static str,
+        bv: impl ToString,
+    ) -> String {
+        let mut args: HashMap<Cow<'static, str>, FluentValue> = HashMap::new();
+        args.insert(Cow::Borrowed(a), FluentValue::from(av.to_string()));
+        args.insert(Cow::Borrowed(b), FluentValue::from(bv.to_string()));
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
@@ -174,6 +195,6 @@ mod tests {
         let en = Tr::new(Lang::En, tz);
         assert_eq!(en.t("ui-login"), "Log in");
         // 2026-11-22T00:00:00Z is 09:00 in Tokyo.
-        assert_eq!(en.time(1_795_305_600_000), "2026-11-22 09:00");
+        assert_eq!(en.time(1_795_305_600_000_i64), "2026-11-22 09:00");
     }
 }

@@ -50,6 +50,8 @@ impl Mailer {
             "dm" => t.t("ui-inbox-dm"),
             "invite" => t.t("ui-inbox-invite"),
             "incident" => t.t("ui-inbox-incident"),
+            "confirm" => t.t("ui-inbox-confirm"),
+            "confirm_reminder" => t.t("ui-inbox-confirm-reminder"),
             _ => t.t("ui-inbox-other"),
         };
         let place = item.room_name.clone().unwrap_or_else(|| t.t("ui-dm"));

@@ -89,9 +89,46 @@
       } catch (_) { /* offline: the next report or a reload catches up */ }
     }, 250);
   };
+  // 既読: members' read positions (in the member list) give each message's read count.
+  const readCounts = () => {
+    const members = Array.from(document.querySelectorAll(".members .member"), (li) => [li.dataset.user, Number(li.dataset.readPos || 0)]);
+    if (!members.length) return;
+    document.querySelectorAll(".msg .reads").forEach((el) => {
+      const pos = Number(el.dataset.pos);
+      const n = members.filter(([u, p]) => u !== el.dataset.author && p >= pos).length;
+      const out = el.querySelector(".read-n");
+      if (out) out.textContent = String(n);
+    });
+  };
+  const setReadPos = (user, pos) => {
+    const li = document.querySelector(`.members .member[data-user="${user}"]`);
+    if (li && pos > Number(li.dataset.readPos || 0)) { li.dataset.readPos = String(pos); readCounts(); }
+  };
+  // A 要確認 matrix on screen reloads its table when one of its messages is confirmed.
+  const matrixEl = document.getElementById("matrix");
+  let matrixTimer = null;
+  const refreshMatrix = () => {
+    clearTimeout(matrixTimer);
+    matrixTimer = setTimeout(async () => {
+      try {
+        const res = await fetch(`${location.pathname}?partial=1`, { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (res.ok) matrixEl.innerHTML = await res.text();
+      } catch (_) { /* offline: the next confirmation or a reload catches up */ }
+    }, 200);
+  };
   const apply = (e) => {
     if (e.pos <= lastPos) return;
     lastPos = e.pos;
+    if (e.kind === "read") {
+      if (e.room_id === currentRoom) setReadPos(e.user_id, Number(e.record_id || 0));
+      return;
+    }
+    if (e.kind === "confirmed") {
+      if (matrixEl && (matrixEl.dataset.messages || "").split(" ").includes(e.message_id)) refreshMatrix();
+      const old = e.message_id && document.getElementById(`m-${e.message_id}`);
+      if (old && e.html) { old.replaceWith(fromHtml(e.html)); readCounts(); }
+      return;
+    }
     if (boardEl && e.room_id === boardEl.dataset.incident && (e.kind === "shelter_report" || e.kind === "room_updated")) refreshBoard();
     if (e.kind === "photo_withdrawn") {
       document.getElementById(`p-${e.record_id}`)?.remove();
@@ -111,11 +148,12 @@
     if (inRoom && e.html && (e.kind === "message_new" || e.kind === "message_edited" || e.kind === "message_deleted")) {
       const el = fromHtml(e.html);
       const old = document.getElementById(`m-${e.message_id}`);
-      if (old) old.replaceWith(el);
+      if (old) { old.replaceWith(el); readCounts(); }
       else if (e.kind === "message_new") {
         document.getElementById("no-messages")?.remove();
         const atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 200;
         list.appendChild(el);
+        readCounts();
         if (atEnd || e.author_id === me) window.scrollTo(0, document.body.scrollHeight);
         if (document.visibilityState === "visible") markRead(e.pos);
       }
@@ -135,6 +173,7 @@
     }
     if (e.kind === "room_updated" && e.room_id === currentRoom && !document.getElementById("body")?.value) location.reload();
   };
+  readCounts();
   const onEvent = (type, data) => {
     if (type === "entry") apply(data);
     else if (type === "resync") location.reload();
@@ -256,7 +295,7 @@
     }
     if (res.ok) {
       await del(i.key);
-      if (i.url) say(T.tReportSent || "");
+      if (i.url && !i.fields.body) say(T.tReportSent || "");
       return "sent";
     }
     if (res.status === 401 || res.type === "opaqueredirect" || res.status === 0) {
@@ -311,7 +350,10 @@
       const text = box.value;
       if (!text.trim()) { box.focus(); return; }
       const replyTo = document.getElementById("reply-to");
-      const item = { key: randomKey(), room: currentRoom, body: text, reply_to: replyTo ? replyTo.value : "", created: Date.now(), state: "queued" };
+      // Every field of the form (要確認 options included), sent as the form would.
+      const fields = {};
+      for (const [k, v] of new FormData(composer)) if (k !== "csrf" && k !== "idem") fields[k] = String(v);
+      const item = { key: randomKey(), room: currentRoom, url: `/rooms/${currentRoom}/messages`, fields, body: text, reply_to: fields.reply_to || "", created: Date.now(), state: "queued" };
       try {
         await put(item);
       } catch (_) {
@@ -320,6 +362,8 @@
       }
       box.value = "";
       if (replyTo) replyTo.value = "";
+      const ask = document.getElementById("ask-options");
+      if (ask) { ask.querySelectorAll("input[type=checkbox]").forEach((c) => { c.checked = false; }); ask.querySelectorAll("input[type=datetime-local]").forEach((c) => { c.value = ""; }); ask.open = false; }
       const replying = document.getElementById("replying");
       if (replying) replying.hidden = true;
       await render();

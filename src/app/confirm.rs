@@ -2,7 +2,7 @@
 //! replying), and the matrix the sender and the room's managers follow.
 
 use super::*;
-use crate::store::{ConfirmRequest, ConfirmSpec, ConfirmTarget, Member};
+use crate::store::{ConfirmRequest, ConfirmRow, ConfirmSpec, ConfirmTarget, Member, Written};
 
 /// What a poster asks of a message's readers.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +14,37 @@ pub struct Ask {
     /// People by id.
     pub users: Vec<UserId>,
     pub due_at: Option<Millis>,
+    /// Set on the copies of one broadcast.
+    pub broadcast: Option<BroadcastId>,
+}
+
+/// A message for many rooms at once: organisations' 受信窓口 rooms and rooms by id.
+#[derive(Debug, Clone, Default)]
+pub struct Broadcast {
+    pub body: String,
+    pub orgs: Vec<OrgId>,
+    pub rooms: Vec<RoomId>,
+    /// Ask every addressed organisation (in a room: every other organisation) to confirm.
+    pub confirm: bool,
+    pub due_at: Option<Millis>,
+}
+
+/// What a broadcast posted: its id and each copy.
+#[derive(Debug, Clone)]
+pub struct Broadcasted {
+    pub id: BroadcastId,
+    pub copies: Vec<(RoomId, MessageId)>,
+    pub replayed: bool,
+}
+
+/// Who has read a message: counts for every member, names for its sender.
+#[derive(Debug, Clone)]
+pub struct Reads {
+    pub read: usize,
+    /// Members besides the author.
+    pub members: usize,
+    /// `(member, has read)`, for the sender only.
+    pub who: Option<Vec<(Member, bool)>>,
 }
 
 /// A request's matrix as the sender sees it, with counts.
@@ -36,7 +67,7 @@ impl Matrix {
         let overdue = request
             .rows
             .iter()
-            .filter(|r| r.confirmed_at.is_none() && request.due_at.is_some_and(|d| now > d))
+            .filter(|r| r.confirmed_at.is_none() && r.due_at.is_some_and(|d| now > d))
             .count();
         Self {
             request,
@@ -47,15 +78,74 @@ impl Matrix {
     }
 
     /// Addressees not confirmed yet (for the phone calls that remain).
-    pub fn pending(&self) -> impl Iterator<Item = &crate::store::ConfirmRow> {
+    pub fn pending(&self) -> impl Iterator<Item = &ConfirmRow> {
         self.request
             .rows
             .iter()
             .filter(|r| r.confirmed_at.is_none())
     }
     /// Whether an unconfirmed addressee is past the due time.
-    pub fn is_overdue(&self, row: &crate::store::ConfirmRow) -> bool {
-        row.confirmed_at.is_none() && self.request.due_at.is_some_and(|d| self.now > d)
+    pub fn is_overdue(&self, row: &ConfirmRow) -> bool {
+        row.confirmed_at.is_none() && row.due_at.is_some_and(|d| self.now > d)
+    }
+
+    /// `confirmed`, `overdue` or `pending`.
+    pub fn state(&self, row: &ConfirmRow) -> &'static str {
+        if row.confirmed_at.is_some() {
+            "confirmed"
+        } else if self.is_overdue(row) {
+            "overdue"
+        } else {
+            "pending"
+        }
+    }
+
+    /// Whether the rows come from several rooms (a broadcast).
+    pub fn many_rooms(&self) -> bool {
+        self.request
+            .rows
+            .iter()
+            .any(|r| r.room_id != self.request.room_id)
+    }
+
+    /// The messages (copies) the matrix covers.
+    pub fn messages(&self) -> Vec<MessageId> {
+        let mut out: Vec<MessageId> = self.request.rows.iter().map(|r| r.message_id).collect();
+        out.push(self.request.message_id);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The not-yet list as CSV (UTF-8 with a byte-order mark, so spreadsheet software in
+    /// Japan opens it right): name, kind, room, state, due time.
+    pub fn pending_csv(&self, t: &crate::i18n::Tr) -> AppResult<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+        let head = [
+            t.t("ui-confirm-addressee"),
+            t.t("ui-confirm-kind"),
+            t.t("ui-room"),
+            t.t("ui-status"),
+            t.t("ui-confirm-due"),
+        ];
+        w.write_record(&head)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        for r in self.pending() {
+            let kind = match r.target {
+                ConfirmTarget::Org(_) => t.t("ui-organisation"),
+                ConfirmTarget::User(_) => t.t("ui-person"),
+            };
+            let state = t.t(if self.is_overdue(r) {
+                "ui-confirm-overdue"
+            } else {
+                "ui-confirm-pending"
+            });
+            let due = r.due_at.map(|d| t.time(d)).unwrap_or_default();
+            w.write_record([r.name.as_str(), &kind, &r.room_name, &state, &due])
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+        w.into_inner()
+            .map_err(|e| AppError::Internal(e.to_string()))
     }
 }
 
@@ -104,7 +194,7 @@ impl App {
         Ok(ConfirmSpec {
             targets,
             due_at: ask.due_at,
-            broadcast: None,
+            broadcast: ask.broadcast,
         })
     }
 
@@ -168,6 +258,225 @@ impl App {
             .ok_or(AppError::NotFound)?;
         request.rows.retain(|r| mine.contains(&r.target));
         Ok(Matrix::new(request, self.now()))
+    }
+
+    /// Reminds everyone not confirmed yet (inbox, and e-mail where a relay is configured): for
+    /// the sender and the room's managers. Answers how many people were reminded.
+    pub async fn remind(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        message: MessageId,
+    ) -> AppResult<usize> {
+        let m = self.confirm_matrix(actor, room, message).await?;
+        self.send_reminders(actor, &m, format!("message:{message}"))
+            .await
+    }
+
+    /// Reminds everyone not confirmed yet in every copy of a broadcast (its sender only).
+    pub async fn remind_broadcast(&self, actor: &Actor, id: BroadcastId) -> AppResult<usize> {
+        let m = self.broadcast_matrix(actor, id).await?;
+        self.send_reminders(actor, &m, format!("broadcast:{id}"))
+            .await
+    }
+
+    async fn send_reminders(&self, actor: &Actor, m: &Matrix, object: String) -> AppResult<usize> {
+        let pending: Vec<MessageId> = {
+            let mut v: Vec<MessageId> = m.pending().map(|r| r.message_id).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        if pending.is_empty() {
+            return Err(AppError::Conflict("err-confirm-all-done"));
+        }
+        let audit = self.audit_for(actor, "confirm.remind", object);
+        let n = self
+            .store
+            .remind(&pending, actor.user.id, self.now(), audit)
+            .await?;
+        self.live.ring();
+        Ok(n)
+    }
+
+    /// All copies of a broadcast as one matrix: for its sender.
+    pub async fn broadcast_matrix(&self, actor: &Actor, id: BroadcastId) -> AppResult<Matrix> {
+        match self.store.broadcast_request(id).await? {
+            Some(r) if r.requester_id == actor.user.id => Ok(Matrix::new(r, self.now())),
+            // Someone else's broadcast is as unknown as none.
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// Posts one message to many rooms: an organisation's copy lands in its 受信窓口 room
+    /// (members of the deployment's organisation belong to every one), a room's only if the
+    /// actor is a member. Everything is checked before anything is posted; retrying with the
+    /// same key posts nothing twice (each copy's key derives from it).
+    pub async fn broadcast(
+        &self,
+        actor: &Actor,
+        b: &Broadcast,
+        key: IdemKey,
+    ) -> AppResult<Broadcasted> {
+        if b.orgs.is_empty() && b.rooms.is_empty() {
+            return Err(Invalid::new("orgs", "err-broadcast-nowhere").into());
+        }
+        if let Err(e) = MessageBody::parse(&b.body) {
+            return Err(e.into());
+        }
+        if b.due_at.is_some_and(|d| d <= self.now()) {
+            return Err(Invalid::new("due_at", "err-confirm-due-past").into());
+        }
+        let digest = Sha256::digest(format!("{}:{}", actor.user.id, key.as_str()));
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&digest[..16]);
+        let id = BroadcastId(uuid::Uuid::from_bytes(raw));
+        // Where each copy goes, and whom it asks.
+        let mut plan: Vec<(RoomId, Ask)> = Vec::new();
+        for o in &b.orgs {
+            let org = match self.store.org(*o).await {
+                Ok(org) => org,
+                Err(crate::store::StoreError::NotFound) => {
+                    return Err(Invalid::new("orgs", "err-broadcast-org").into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(room) = org.inbox_room_id else {
+                return Err(Invalid::new("orgs", "err-broadcast-org").into());
+            };
+            if self.room(actor, room).await.is_err() {
+                return Err(self
+                    .refuse(
+                        actor,
+                        "broadcast",
+                        format!("org:{o}"),
+                        Invalid::new("orgs", "err-broadcast-org").into(),
+                    )
+                    .await);
+            }
+            if plan.iter().all(|(r, _)| *r != room) {
+                let ask = Ask {
+                    orgs: if *o == actor.user.org_id {
+                        Vec::new()
+                    } else {
+                        vec![*o]
+                    },
+                    all_orgs: *o == actor.user.org_id,
+                    ..Ask::default()
+                };
+                plan.push((room, ask));
+            }
+        }
+        for room in &b.rooms {
+            match self.room(actor, *room).await {
+                Ok((r, _)) if !r.archived => {}
+                _ => {
+                    return Err(self
+                        .refuse(
+                            actor,
+                            "broadcast",
+                            format!("room:{room}"),
+                            Invalid::new("rooms", "err-broadcast-room").into(),
+                        )
+                        .await);
+                }
+            }
+            if plan.iter().all(|(r, _)| r != room) {
+                plan.push((
+                    *room,
+                    Ask {
+                        all_orgs: true,
+                        ..Ask::default()
+                    },
+                ));
+            }
+        }
+        // With confirmation asked, each copy must have someone to ask: check them all first.
+        if b.confirm {
+            for (room, ask) in plan.iter_mut() {
+                ask.due_at = b.due_at;
+                ask.broadcast = Some(id);
+                self.confirm_spec(actor, *room, ask).await?;
+            }
+        }
+        let short = hex::encode(&digest[..12]);
+        let mut copies = Vec::with_capacity(plan.len());
+        let mut replayed = true;
+        for (room, ask) in &plan {
+            let copy_key = IdemKey::parse(&format!("bc:{short}:{room}"))?;
+            let Written { value, replayed: r } = self
+                .post_asking(
+                    actor,
+                    *room,
+                    &b.body,
+                    None,
+                    copy_key,
+                    b.confirm.then_some(ask),
+                )
+                .await?;
+            replayed &= r;
+            copies.push((*room, value));
+        }
+        Ok(Broadcasted {
+            id,
+            copies,
+            replayed,
+        })
+    }
+
+    /// Where the actor may broadcast: organisations whose 受信窓口 room they belong to, and
+    /// their group and incident rooms that are not archived.
+    pub async fn broadcast_targets(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<(Vec<crate::store::Org>, Vec<crate::store::RoomSummary>)> {
+        let rooms = self.store.rooms_for_user(actor.user.id).await?;
+        let orgs = self
+            .store
+            .list_orgs()
+            .await?
+            .into_iter()
+            .filter(|o| {
+                o.inbox_room_id
+                    .is_some_and(|r| rooms.iter().any(|x| x.room.id == r))
+            })
+            .collect();
+        let rooms = rooms
+            .into_iter()
+            .filter(|r| {
+                !r.room.archived && matches!(r.room.kind, RoomKind::Group | RoomKind::Incident)
+            })
+            .collect();
+        Ok((orgs, rooms))
+    }
+
+    /// How many members have read a message (besides its author); who, for its sender.
+    pub async fn reads(&self, actor: &Actor, room: RoomId, message: MessageId) -> AppResult<Reads> {
+        self.room(actor, room).await?;
+        let m = self.store.message(room, message).await?;
+        let members: Vec<Member> = self
+            .store
+            .members(room)
+            .await?
+            .into_iter()
+            .filter(|x| x.user_id != m.author_id)
+            .collect();
+        let read = members.iter().filter(|x| x.last_read_pos >= m.pos).count();
+        let total = members.len();
+        let who = (m.author_id == actor.user.id).then(|| {
+            members
+                .into_iter()
+                .map(|x| {
+                    let r = x.last_read_pos >= m.pos;
+                    (x, r)
+                })
+                .collect()
+        });
+        Ok(Reads {
+            read,
+            members: total,
+            who,
+        })
     }
 
     /// The matrix of a request: for its sender and the room's managers.

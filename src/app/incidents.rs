@@ -279,7 +279,7 @@ impl App {
     }
 
     /// Parses `YYYY-MM-DDTHH:MM` (the datetime-local input) in the deployment's time zone.
-    fn local_time(&self, s: &str, field: &'static str) -> AppResult<Option<Millis>> {
+    pub fn local_time(&self, s: &str, field: &'static str) -> AppResult<Option<Millis>> {
         let s = s.trim();
         if s.is_empty() {
             return Ok(None);

@@ -181,8 +181,9 @@ impl App {
         if let Some(last) = messages.last() {
             if before.is_none() {
                 self.store
-                    .mark_read(room.id, actor.user.id, last.pos)
+                    .mark_read(room.id, actor.user.id, last.pos, self.now())
                     .await?;
+                self.live.ring();
             }
         }
         Ok(RoomPage {
@@ -466,7 +467,11 @@ impl App {
 
     pub async fn mark_read(&self, actor: &Actor, room: RoomId, pos: i64) -> AppResult<()> {
         self.room(actor, room).await?;
-        Ok(self.store.mark_read(room, actor.user.id, pos).await?)
+        self.store
+            .mark_read(room, actor.user.id, pos, self.now())
+            .await?;
+        self.live.ring();
+        Ok(())
     }
 
     /// Messages matching `q` in the actor's rooms, newest first.

@@ -57,4 +57,6 @@ id_type!(
     ReportId,
     /// A field photo.
     PhotoId,
+    /// One broadcast: the copies of a message posted to many rooms at once.
+    BroadcastId,
 );

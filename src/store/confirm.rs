@@ -35,7 +35,47 @@ pub struct ConfirmSpec {
     pub targets: Vec<ConfirmTarget>,
     pub due_at: Option<Millis>,
     /// Shared by the copies of one broadcast.
-    pub broadcast: Option<String>,
+    pub broadcast: Option<BroadcastId>,
+}
+
+/// What a message asks, as shown on it: each addressee and whether it has confirmed.
+#[derive(Debug, Clone, Default)]
+pub struct AskState {
+    pub due_at: Option<Millis>,
+    /// The broadcast the message is a copy of.
+    pub broadcast: Option<BroadcastId>,
+    pub targets: Vec<(ConfirmTarget, bool)>,
+}
+
+impl AskState {
+    /// How many addressees there are.
+    pub fn total(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// How many have confirmed.
+    pub fn done(&self) -> usize {
+        self.targets.iter().filter(|(_, d)| *d).count()
+    }
+
+    /// Whether `user` (of `org`) is asked, and if so whether everything asked of them is
+    /// confirmed: `None` when not asked.
+    pub fn mine(
+        &self,
+        user: impl std::borrow::Borrow<UserId>,
+        org: impl std::borrow::Borrow<OrgId>,
+    ) -> Option<bool> {
+        let (user, org) = (*user.borrow(), *org.borrow());
+        let mut asked = false;
+        let mut all_done = true;
+        for (t, done) in &self.targets {
+            if *t == ConfirmTarget::User(user) || *t == ConfirmTarget::Org(org) {
+                asked = true;
+                all_done &= *done;
+            }
+        }
+        asked.then_some(all_done)
+    }
 }
 
 /// One addressee of a request with its confirmation, if given.
@@ -43,6 +83,12 @@ pub struct ConfirmSpec {
 pub struct ConfirmRow {
     #[serde(skip)]
     pub target: ConfirmTarget,
+    /// The message (copy) asking, and its room.
+    pub message_id: MessageId,
+    pub room_id: RoomId,
+    pub room_name: String,
+    /// When its copy asked confirmations by.
+    pub due_at: Option<Millis>,
     /// The organisation's or person's name.
     pub name: String,
     pub confirmed_by: Option<UserId>,
@@ -52,13 +98,14 @@ pub struct ConfirmRow {
     pub reply_id: Option<MessageId>,
 }
 
-/// A request with every addressee, in name order.
+/// A request with every addressee, in name order. For a broadcast seen as a whole, the head
+/// is its first copy and the rows are those of every copy.
 #[derive(Debug, Clone)]
 pub struct ConfirmRequest {
     pub message_id: MessageId,
     pub room_id: RoomId,
     pub requester_id: UserId,
-    pub broadcast: Option<String>,
+    pub broadcast: Option<BroadcastId>,
     pub due_at: Option<Millis>,
     pub created_at: Millis,
     pub rows: Vec<ConfirmRow>,
@@ -69,6 +116,20 @@ pub struct ConfirmRequest {
 pub trait ConfirmStore {
     /// The request a message makes, if any.
     async fn confirm_request(&self, message: MessageId) -> StoreResult<Option<ConfirmRequest>>;
+    /// Every copy of a broadcast that asked to confirm, as one request.
+    async fn broadcast_request(
+        &self,
+        broadcast: BroadcastId,
+    ) -> StoreResult<Option<ConfirmRequest>>;
+    /// Puts a reminder in the inbox of everyone still asked by `messages` (for an
+    /// organisation: its members in the room); returns how many people were reminded.
+    async fn remind(
+        &self,
+        messages: &[MessageId],
+        actor: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<usize>;
     /// Records `user`'s confirmation for each of `targets` not confirmed yet (the first stays);
     /// returns how many were newly confirmed. Adds a timeline entry when any was.
     async fn confirm(

@@ -177,6 +177,9 @@ pub struct Message {
     pub edited_at: Option<Millis>,
     pub deleted: bool,
     pub pos: i64,
+    /// What it asks to confirm (要確認), if anything.
+    #[serde(skip)]
+    pub ask: Option<AskState>,
 }
 
 /// Kind of a timeline entry.
@@ -613,7 +616,10 @@ pub trait Store: IncidentStore + ConfirmStore + Send + Sync + 'static {
         audit: AuditRecord,
     ) -> StoreResult<()>;
     /// Advances a member's read position (never backwards).
-    async fn mark_read(&self, room: RoomId, user: UserId, pos: i64) -> StoreResult<()>;
+    /// Advances `user`'s read position in `room` (never backwards), with a `read` entry for
+    /// the room's members when it moved.
+    async fn mark_read(&self, room: RoomId, user: UserId, pos: i64, now: Millis)
+    -> StoreResult<()>;
 
     // --- messages ---
     async fn post_message(

@@ -38,6 +38,77 @@ pub struct SqlStore {
     writer: AnyPool,
     reader: AnyPool,
     posts: mpsc::Sender<PostJob>,
+    reads: mpsc::Sender<ReadJob>,
+}
+
+/// A read position waiting for the read writer.
+struct ReadJob {
+    room: RoomId,
+    user: UserId,
+    pos: i64,
+    now: Millis,
+    reply: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most read positions written together.
+const READ_BATCH_MAX: usize = 1024;
+
+/// Read positions arrive in bursts (everyone opens the room after a broadcast): each batch is
+/// one transaction, keeping the highest position per member, so readers never queue behind
+/// one another or hold up posts.
+async fn read_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<ReadJob>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < READ_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut highest: std::collections::HashMap<(RoomId, UserId), i64> =
+            std::collections::HashMap::new();
+        for j in &batch {
+            let p = highest.entry((j.room, j.user)).or_insert(j.pos);
+            *p = (*p).max(j.pos);
+        }
+        let result = async {
+            let mut tx = begin_write(&writer, backend).await?;
+            let now = batch.iter().map(|j| j.now).max().unwrap_or_default();
+            for ((room, user), pos) in &highest {
+                let r = sqlx::query(
+                    "UPDATE room_members SET last_read_pos = $1 WHERE room_id = $2 AND user_id = $3 AND last_read_pos < $4",
+                )
+                .bind(*pos)
+                .bind(room.to_string())
+                .bind(user.to_string())
+                .bind(*pos)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() > 0 {
+                    // Members of the room follow read counts live.
+                    sqlx::query(
+                        "INSERT INTO entries (kind, room_id, user_id, ref_id, at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(EntryKind::Read.as_str())
+                    .bind(room.to_string())
+                    .bind(user.to_string())
+                    .bind(pos.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await
+        }
+        .await;
+        let msg = result.err().map(|e| e.to_string());
+        for j in batch {
+            let _ = j.reply.send(match &msg {
+                None => Ok(()),
+                Some(m) => Err(StoreError::Unavailable(m.clone())),
+            });
+        }
+    }
 }
 
 /// The advisory-lock key that orders timeline positions on PostgreSQL.
@@ -193,11 +264,14 @@ impl SqlStore {
         };
         let (posts, rx) = mpsc::channel(4096);
         tokio::spawn(post_writer(writer.clone(), backend, rx));
+        let (reads, rx) = mpsc::channel(8192);
+        tokio::spawn(read_writer(writer.clone(), backend, rx));
         Ok(Self {
             backend,
             url: url.to_string(),
             writer,
             reader,
+            reads,
             posts,
         })
     }
@@ -405,7 +479,8 @@ fn room_row(row: &AnyRow) -> StoreResult<Room> {
 const MSG_COLS: &str = "m.id AS m_id, m.room_id AS m_room, m.author_id AS m_author, \
     mu.login AS m_login, mu.display_name AS m_name, mo.name AS m_org, m.body AS m_body, \
     m.created_at AS m_created, m.edited_at AS m_edited, m.deleted_at AS m_deleted, m.pos AS m_pos, \
-    rp.id AS rp_id, rpu.display_name AS rp_name, rp.body AS rp_body, rp.deleted_at AS rp_deleted";
+    rp.id AS rp_id, rpu.display_name AS rp_name, rp.body AS rp_body, rp.deleted_at AS rp_deleted, \
+    (SELECT COUNT(*) FROM confirm_requests cq WHERE cq.message_id = m.id) AS m_asks";
 
 const MSG_JOINS: &str = "LEFT JOIN users mu ON mu.id = m.author_id \
     LEFT JOIN orgs mo ON mo.id = mu.org_id \
@@ -467,6 +542,8 @@ fn message_row(row: &AnyRow) -> StoreResult<Option<Message>> {
         edited_at: row.try_get("m_edited")?,
         deleted,
         pos: row.try_get("m_pos")?,
+        // A marker until `attach_asks` reads what it asks.
+        ask: (row.try_get::<i64, _>("m_asks")? > 0).then(AskState::default),
     }))
 }
 
@@ -2146,17 +2223,27 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn mark_read(&self, room: RoomId, user: UserId, pos: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE room_members SET last_read_pos = $1 WHERE room_id = $2 AND user_id = $3 AND last_read_pos < $4",
-        )
-        .bind(pos)
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .bind(pos)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+    async fn mark_read(
+        &self,
+        room: RoomId,
+        user: UserId,
+        pos: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.reads
+            .send(ReadJob {
+                room,
+                user,
+                pos,
+                now,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Unavailable("the read writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the read writer stopped".into()))?
     }
 
     async fn post_message(
@@ -2210,7 +2297,9 @@ impl Store for SqlStore {
         .fetch_optional(&self.reader)
         .await?
         .ok_or(StoreError::NotFound)?;
-        message_row(&row)?.ok_or(StoreError::NotFound)
+        let mut m = message_row(&row)?.ok_or(StoreError::NotFound)?;
+        self.attach_asks(&mut [&mut m]).await?;
+        Ok(m)
     }
 
     async fn messages_before(
@@ -2233,6 +2322,8 @@ impl Store for SqlStore {
                 out.push(m);
             }
         }
+        self.attach_asks(&mut out.iter_mut().collect::<Vec<_>>())
+            .await?;
         Ok(out)
     }
 

@@ -170,6 +170,9 @@ pub struct MessageOut {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// What it asks to confirm (要確認), if anything.
+    #[schema(nullable)]
+    pub confirm: Option<super::api_confirm::AskSummaryOut>,
 }
 
 impl From<Message> for MessageOut {
@@ -185,6 +188,7 @@ impl From<Message> for MessageOut {
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted: m.deleted,
+            confirm: m.ask.as_ref().map(super::api_confirm::AskSummaryOut::from),
         }
     }
 }
@@ -1392,6 +1396,31 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             "/api/v1/rooms/{room}/messages/{message}/confirmations",
             get(super::api_confirm::matrix),
         ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}/confirmations/remind",
+            post(super::api_confirm::remind),
+        ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}/confirmations/pending.csv",
+            get(super::api_confirm::pending_csv),
+        ),
+        (
+            "/api/v1/rooms/{room}/messages/{message}/reads",
+            get(super::api_confirm::reads),
+        ),
+        ("/api/v1/broadcasts", post(super::api_confirm::broadcast)),
+        (
+            "/api/v1/broadcasts/{broadcast}",
+            get(super::api_confirm::broadcast_matrix),
+        ),
+        (
+            "/api/v1/broadcasts/{broadcast}/remind",
+            post(super::api_confirm::broadcast_remind),
+        ),
+        (
+            "/api/v1/broadcasts/{broadcast}/pending.csv",
+            get(super::api_confirm::broadcast_pending_csv),
+        ),
         ("/api/v1/inbox", get(inbox)),
         ("/api/v1/inbox/read", post(inbox_read)),
         ("/api/v1/events", get(events)),
@@ -1514,7 +1543,7 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_incidents::change_shelter, super::api_photos::photos, super::api_photos::photo,
         super::api_photos::withdraw_photo, super::api_photos::upload_photo, super::api_photos::upload_state,
         super::api_photos::upload_chunk, super::api_photos::finish_upload,
-        super::api_confirm::confirm, super::api_confirm::matrix, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_confirm::confirm, super::api_confirm::matrix, super::api_confirm::remind, super::api_confirm::pending_csv, super::api_confirm::reads, super::api_confirm::broadcast, super::api_confirm::broadcast_matrix, super::api_confirm::broadcast_remind, super::api_confirm::broadcast_pending_csv, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

@@ -5,6 +5,7 @@ mod api_confirm;
 mod api_incidents;
 mod api_photos;
 mod assets;
+mod confirm_pages;
 mod format;
 mod incident_pages;
 mod pages;
@@ -68,6 +69,14 @@ pub fn router(app: App) -> Router {
         .route("/rooms/{room}/messages/{msg}/edit", get(pages::message_edit_form).post(pages::message_edit))
         .route("/rooms/{room}/messages/{msg}/delete", post(pages::message_delete))
         .route("/rooms/{room}/read", post(pages::room_read))
+        .route("/rooms/{room}/messages/{msg}/confirm", post(confirm_pages::confirm))
+        .route("/rooms/{room}/messages/{msg}/confirmations", get(confirm_pages::matrix))
+        .route("/rooms/{room}/messages/{msg}/confirmations/remind", post(confirm_pages::remind))
+        .route("/rooms/{room}/messages/{msg}/reads", get(confirm_pages::reads))
+        .route("/broadcasts", post(confirm_pages::broadcast_create))
+        .route("/broadcasts/new", get(confirm_pages::broadcast_new))
+        .route("/broadcasts/{id}", get(confirm_pages::broadcast_page))
+        .route("/broadcasts/{id}/remind", post(confirm_pages::broadcast_remind))
         .route("/rooms/{room}/settings", get(pages::room_settings))
         .route("/rooms/{room}/rename", post(pages::room_rename))
         .route("/rooms/{room}/archive", post(pages::room_archive))

@@ -5,7 +5,7 @@ use super::session::{
     Form, MaybeSession, PRE_CSRF_COOKIE, Session, Upload, Visitor, Write, idem_key, lang_cookie,
     session_cookie, wants_json,
 };
-use crate::app::{App, IssuedLink, NewUserInput, RoomPage, SetupInput, random_token};
+use crate::app::{App, Ask, IssuedLink, NewUserInput, RoomPage, SetupInput, random_token};
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// What every page's frame needs.
 pub struct Ctx {
@@ -448,7 +449,8 @@ pub struct RoomCreateForm {
 }
 
 /// Replies to a write: JSON for scripts, a 303 to `to` for forms.
-fn written(headers: &HeaderMap, to: String, json: serde_json::Value) -> Response {
+/// A redirect for forms, JSON for the page script.
+pub(super) fn written(headers: &HeaderMap, to: String, json: serde_json::Value) -> Response {
     if wants_json(headers, "") {
         (StatusCode::OK, Json(json)).into_response()
     } else {
@@ -534,6 +536,39 @@ impl RoomTemplate {
     fn member_count(&self) -> i64 {
         self.p.members.len() as i64
     }
+    /// How many members besides its author have read `m` (既読).
+    fn read_count(&self, m: &Message) -> Option<usize> {
+        Some(
+            self.p
+                .members
+                .iter()
+                .filter(|x| x.user_id != m.author_id && x.last_read_pos >= m.pos)
+                .count(),
+        )
+    }
+    /// Organisations of the room's members other than the viewer's, for 要確認.
+    fn other_orgs(&self) -> Vec<(OrgId, &str)> {
+        let mine = self.ctx.me.as_ref().map(|u| u.org_id);
+        let mut out: Vec<(OrgId, &str)> = Vec::new();
+        for m in &self.p.members {
+            if Some(m.org_id) != mine && out.iter().all(|(o, _)| *o != m.org_id) {
+                out.push((m.org_id, m.org_name.as_str()));
+            }
+        }
+        out
+    }
+    /// Members other than the viewer, for 要確認 of a person.
+    fn other_members(&self) -> Vec<&crate::store::Member> {
+        let me = self.ctx.me_uid();
+        self.p.members.iter().filter(|m| m.user_id != me).collect()
+    }
+    /// Whether the viewer manages the room (sees every matrix).
+    fn manages(&self) -> bool {
+        self.p.my_role >= RoomRole::Manager
+    }
+    fn my_org(&self) -> OrgId {
+        self.ctx.me.as_ref().map(|u| u.org_id).unwrap_or_default()
+    }
     /// Whether member `i` is the first of their organisation in the list.
     fn org_starts(&self, i: impl std::borrow::Borrow<usize>) -> bool {
         let i = *i.borrow();
@@ -550,8 +585,13 @@ pub struct MessageFragment<'a> {
     pub t: &'a Tr,
     pub m: &'a Message,
     pub me: UserId,
+    pub my_org: OrgId,
     pub csrf: &'a str,
     pub archived: bool,
+    /// 既読 count, when known (the page script fills it in otherwise).
+    pub reads: Option<usize>,
+    /// Whether the viewer manages the room.
+    pub manages: bool,
 }
 
 /// One shelter report as a timeline entry, for the page and for live events.
@@ -646,6 +686,50 @@ pub struct PostForm {
     body: String,
     #[serde(default)]
     reply_to: String,
+    /// 要確認: `confirm_all`, `confirm_org.<id>`, `confirm_user.<id>` (checkboxes) and
+    /// `confirm_due` (a local time).
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
+}
+
+/// The ids of checkboxes named `<prefix><id>`, in order; `bad` when one is not an id.
+pub(super) fn checked_ids<T: std::str::FromStr + Ord>(
+    fields: &HashMap<String, String>,
+    prefix: &str,
+    bad: Invalid,
+) -> Result<Vec<T>, Invalid> {
+    let mut out = fields
+        .keys()
+        .filter_map(|k| k.strip_prefix(prefix))
+        .map(|id| id.parse().map_err(|_| bad.clone()))
+        .collect::<Result<Vec<T>, Invalid>>()?;
+    out.sort();
+    Ok(out)
+}
+
+/// What the composer's 要確認 options ask, if anything.
+fn ask_of(app: &App, fields: &HashMap<String, String>) -> AppResult<Option<Ask>> {
+    let mut ask = Ask {
+        all_orgs: fields.get("confirm_all").is_some_and(|v| !v.is_empty()),
+        ..Ask::default()
+    };
+    ask.orgs = checked_ids(
+        fields,
+        "confirm_org.",
+        Invalid::new("confirm_orgs", "err-confirm-target"),
+    )?;
+    ask.users = checked_ids(
+        fields,
+        "confirm_user.",
+        Invalid::new("confirm_users", "err-confirm-target"),
+    )?;
+    let due = fields.get("confirm_due").map(String::as_str).unwrap_or("");
+    ask.due_at = app.local_time(due, "due_at")?;
+    let asks = ask.all_orgs || !ask.orgs.is_empty() || !ask.users.is_empty();
+    if !asks && ask.due_at.is_some() {
+        return Err(Invalid::new("confirm_orgs", "err-confirm-nobody").into());
+    }
+    Ok(asks.then_some(ask))
 }
 
 pub async fn message_post(
@@ -669,7 +753,10 @@ pub async fn message_post(
                 .map_err(|_| AppError::BadRequest("err-reply-other-room"))?,
         )
     };
-    let w = app.post(&s.actor, room, &f.body, reply_to, key).await?;
+    let ask = ask_of(&app, &f.rest)?;
+    let w = app
+        .post_asking(&s.actor, room, &f.body, reply_to, key, ask.as_ref())
+        .await?;
     Ok(written(
         &headers,
         format!("/rooms/{room}#m-{}", w.value),
@@ -1006,6 +1093,8 @@ impl InboxPage {
             "dm" => "ui-inbox-dm",
             "invite" => "ui-inbox-invite",
             "incident" => "ui-inbox-incident",
+            "confirm" => "ui-inbox-confirm",
+            "confirm_reminder" => "ui-inbox-confirm-reminder",
             _ => "ui-inbox-other",
         }
     }

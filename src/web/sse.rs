@@ -4,7 +4,7 @@
 use super::pages::{MessageFragment, PhotoFragment, ReportFragment};
 use super::session::Session;
 use crate::app::{App, RESYNC_ENTRIES, Resume};
-use crate::domain::{RoomId, UserId};
+use crate::domain::{OrgId, RoomId, UserId};
 use crate::error::AppResult;
 use crate::i18n::Tr;
 use crate::store::{Entry, EntryKind};
@@ -36,6 +36,7 @@ pub enum Credential {
 struct Subscriber {
     app: App,
     user: UserId,
+    org: OrgId,
     cred: Credential,
     csrf: String,
     tr: Tr,
@@ -97,8 +98,11 @@ impl Subscriber {
                 t: &self.tr,
                 m,
                 me: self.user,
+                my_org: self.org,
                 csrf: &self.csrf,
                 archived: false,
+                reads: None,
+                manages: false,
             }
             .render()
             .ok()
@@ -173,6 +177,7 @@ pub async fn stream(
     let mut sub = Subscriber {
         app: app.clone(),
         user,
+        org: s.actor.user.org_id,
         cred,
         csrf: s.csrf.clone(),
         tr: s.tr,

@@ -45,15 +45,13 @@ async fn the_demo_copies_there_and_back_with_every_table_equal() {
     copy_db(&b, &c).await.expect("copy back");
     let (da, db, dc) = (dump_all(&a).await, dump_all(&b).await, dump_all(&c).await);
     for ((ta, ca, ra), ((_, cb, rb), (_, cc, rc))) in da.iter().zip(db.iter().zip(dc.iter())) {
-        // Not in the demo yet: its 要確認 broadcast comes with the rest of the confirmations issue.
+        // Tables the demo leaves empty (no logins, tokens or photos yet).
         let optional = [
             "login_failures",
             "link_tokens",
             "sessions",
             "api_tokens",
             "photos",
-            "confirm_requests",
-            "confirm_targets",
         ];
         assert!(
             !ra.is_empty() || optional.contains(&ta.as_str()),

@@ -2,6 +2,7 @@
 //! that count as confirming, explicit confirmations, and the matrix.
 
 use super::*;
+use std::collections::HashMap;
 
 /// Records the request a just-inserted message makes, its addressees, and an inbox item for
 /// each person asked (for an organisation: its members in the room).
@@ -19,7 +20,7 @@ pub(super) async fn insert_request(
     .bind(mid.to_string())
     .bind(m.room_id.to_string())
     .bind(m.author_id.to_string())
-    .bind(spec.broadcast.clone())
+    .bind(spec.broadcast.map(|b| b.to_string()))
     .bind(spec.due_at)
     .bind(now)
     .execute(&mut **tx)
@@ -143,56 +144,183 @@ pub(super) async fn confirm_by_reply(
     Ok(())
 }
 
-#[async_trait]
-impl ConfirmStore for SqlStore {
-    async fn confirm_request(&self, message: MessageId) -> StoreResult<Option<ConfirmRequest>> {
-        let Some(head) = sqlx::query(
-            "SELECT message_id, room_id, requester_id, broadcast_id, due_at, created_at \
-             FROM confirm_requests WHERE message_id = $1",
-        )
-        .bind(message.to_string())
+/// Columns of an addressee row with its names (table `t`, joined as in [`ROW_JOINS`]).
+const ROW_COLS: &str = "t.message_id, cr.room_id, rr.name AS room_name, cr.due_at, t.target_kind, t.target_id, \
+    t.confirmed_by, t.confirmed_at, t.reply_id, COALESCE(o.name, u.display_name, '') AS name, \
+    cu.display_name AS by_name";
+
+const ROW_JOINS: &str = "JOIN confirm_requests cr ON cr.message_id = t.message_id \
+    JOIN rooms rr ON rr.id = cr.room_id \
+    LEFT JOIN orgs o ON t.target_kind = 'org' AND o.id = t.target_id \
+    LEFT JOIN users u ON t.target_kind = 'user' AND u.id = t.target_id \
+    LEFT JOIN users cu ON cu.id = t.confirmed_by";
+
+fn target_of(r: &AnyRow) -> StoreResult<ConfirmTarget> {
+    let kind: String = r.try_get("target_kind")?;
+    Ok(match kind.as_str() {
+        "org" => ConfirmTarget::Org(id(r, "target_id")?),
+        _ => ConfirmTarget::User(id(r, "target_id")?),
+    })
+}
+
+fn confirm_row(r: &AnyRow) -> StoreResult<ConfirmRow> {
+    Ok(ConfirmRow {
+        target: target_of(r)?,
+        message_id: id(r, "message_id")?,
+        room_id: id(r, "room_id")?,
+        room_name: r.try_get("room_name")?,
+        due_at: r.try_get("due_at")?,
+        name: r.try_get("name")?,
+        confirmed_by: opt_id(r, "confirmed_by")?,
+        confirmed_by_name: r.try_get("by_name")?,
+        confirmed_at: r.try_get("confirmed_at")?,
+        reply_id: opt_id(r, "reply_id")?,
+    })
+}
+
+impl SqlStore {
+    /// What each of `messages` asks, for those that ask anything.
+    pub(super) async fn asks(
+        &self,
+        messages: &[MessageId],
+    ) -> StoreResult<HashMap<MessageId, AskState>> {
+        let mut out: HashMap<MessageId, AskState> = HashMap::new();
+        if messages.is_empty() {
+            return Ok(out);
+        }
+        let mut q = Built::new(
+            "SELECT t.message_id, t.target_kind, t.target_id, t.confirmed_at, cr.due_at, cr.broadcast_id \
+             FROM confirm_targets t JOIN confirm_requests cr ON cr.message_id = t.message_id \
+             WHERE t.message_id IN (",
+        );
+        for (n, m) in messages.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            q.bind_str(m.to_string());
+        }
+        q.push(") ORDER BY t.target_kind, t.target_id");
+        for r in q.query().fetch_all(&self.reader).await? {
+            let mid: MessageId = id(&r, "message_id")?;
+            let a = out.entry(mid).or_default();
+            a.due_at = r.try_get("due_at")?;
+            a.broadcast = opt_id(&r, "broadcast_id")?;
+            let done = r.try_get::<Option<i64>, _>("confirmed_at")?.is_some();
+            a.targets.push((target_of(&r)?, done));
+        }
+        Ok(out)
+    }
+
+    /// Fills in what each message asks (those whose row said it asks something).
+    pub(super) async fn attach_asks(&self, messages: &mut [&mut Message]) -> StoreResult<()> {
+        let asking: Vec<MessageId> = messages
+            .iter()
+            .filter(|m| m.ask.is_some())
+            .map(|m| m.id)
+            .collect();
+        let mut asks = self.asks(&asking).await?;
+        for m in messages.iter_mut() {
+            if m.ask.is_some() {
+                m.ask = asks.remove(&m.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The request(s) matching `filter` (on `cr`), as one.
+    async fn request_where(
+        &self,
+        filter: &str,
+        value: String,
+    ) -> StoreResult<Option<ConfirmRequest>> {
+        let Some(head) = sqlx::query(&format!(
+            "SELECT cr.message_id, cr.room_id, cr.requester_id, cr.broadcast_id, cr.due_at, cr.created_at \
+             FROM confirm_requests cr WHERE {filter} ORDER BY cr.message_id LIMIT 1"
+        ))
+        .bind(value.clone())
         .fetch_optional(&self.reader)
         .await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT t.target_kind, t.target_id, t.confirmed_by, t.confirmed_at, t.reply_id, \
-             COALESCE(o.name, u.display_name, '') AS name, cu.display_name AS by_name \
-             FROM confirm_targets t \
-             LEFT JOIN orgs o ON t.target_kind = 'org' AND o.id = t.target_id \
-             LEFT JOIN users u ON t.target_kind = 'user' AND u.id = t.target_id \
-             LEFT JOIN users cu ON cu.id = t.confirmed_by \
-             WHERE t.message_id = $1 ORDER BY name, t.target_id",
-        )
-        .bind(message.to_string())
+        let rows = sqlx::query(&format!(
+            "SELECT {ROW_COLS} FROM confirm_targets t {ROW_JOINS} WHERE {filter} ORDER BY name, t.target_id, rr.name"
+        ))
+        .bind(value)
         .fetch_all(&self.reader)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let kind: String = r.try_get("target_kind")?;
-            let target = match kind.as_str() {
-                "org" => ConfirmTarget::Org(id(r, "target_id")?),
-                _ => ConfirmTarget::User(id(r, "target_id")?),
-            };
-            out.push(ConfirmRow {
-                target,
-                name: r.try_get("name")?,
-                confirmed_by: opt_id(r, "confirmed_by")?,
-                confirmed_by_name: r.try_get("by_name")?,
-                confirmed_at: r.try_get("confirmed_at")?,
-                reply_id: opt_id(r, "reply_id")?,
-            });
-        }
         Ok(Some(ConfirmRequest {
             message_id: id(&head, "message_id")?,
             room_id: id(&head, "room_id")?,
             requester_id: id(&head, "requester_id")?,
-            broadcast: head.try_get("broadcast_id")?,
+            broadcast: opt_id(&head, "broadcast_id")?,
             due_at: head.try_get("due_at")?,
             created_at: head.try_get("created_at")?,
-            rows: out,
+            rows: rows.iter().map(confirm_row).collect::<StoreResult<_>>()?,
         }))
+    }
+}
+
+#[async_trait]
+impl ConfirmStore for SqlStore {
+    async fn confirm_request(&self, message: MessageId) -> StoreResult<Option<ConfirmRequest>> {
+        self.request_where("cr.message_id = $1", message.to_string())
+            .await
+    }
+
+    async fn broadcast_request(
+        &self,
+        broadcast: BroadcastId,
+    ) -> StoreResult<Option<ConfirmRequest>> {
+        self.request_where("cr.broadcast_id = $1", broadcast.to_string())
+            .await
+    }
+
+    async fn remind(
+        &self,
+        messages: &[MessageId],
+        actor: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<usize> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let mut reminded = 0;
+        for mid in messages {
+            // The people behind every addressee not confirmed yet.
+            let people: Vec<(String, String)> = sqlx::query_as(
+                "SELECT DISTINCT rm.user_id, cr.room_id FROM confirm_targets t \
+                 JOIN confirm_requests cr ON cr.message_id = t.message_id \
+                 JOIN room_members rm ON rm.room_id = cr.room_id \
+                 JOIN users u ON u.id = rm.user_id \
+                 WHERE t.message_id = $1 AND t.confirmed_at IS NULL AND u.active = 1 \
+                 AND ((t.target_kind = 'user' AND t.target_id = rm.user_id) \
+                   OR (t.target_kind = 'org' AND t.target_id = u.org_id))",
+            )
+            .bind(mid.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+            for (user, room) in people {
+                let (Ok(uid), Ok(rid)) = (user.parse::<UserId>(), room.parse::<RoomId>()) else {
+                    continue;
+                };
+                if uid == actor {
+                    continue;
+                }
+                insert_inbox(
+                    &mut tx,
+                    uid,
+                    "confirm_reminder",
+                    Some(rid),
+                    Some(*mid),
+                    Some(actor),
+                    now,
+                )
+                .await?;
+                reminded += 1;
+            }
+        }
+        commit_audited(tx, audit).await?;
+        Ok(reminded)
     }
 
     async fn confirm(

@@ -629,6 +629,13 @@ impl SqlStore {
         {
             entries[i].report = Some(r);
         }
+        self.attach_asks(
+            &mut entries
+                .iter_mut()
+                .filter_map(|e| e.message.as_mut())
+                .collect::<Vec<_>>(),
+        )
+        .await?;
         Ok(entries)
     }
 
