@@ -465,8 +465,10 @@ impl App {
         Ok(())
     }
 
+    /// Moves the actor's read position forward (never past what has been written).
     pub async fn mark_read(&self, actor: &Actor, room: RoomId, pos: i64) -> AppResult<()> {
         self.room(actor, room).await?;
+        let pos = pos.min(self.live.head());
         self.store
             .mark_read(room, actor.user.id, pos, self.now())
             .await?;

@@ -92,6 +92,20 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         photos: usize,
     },
+    /// 要確認 and 既読: the matrix of a broadcast to 30 rooms of 10 members each, and post
+    /// latency while 1,000 members of one room move their read positions.
+    Confirm {
+        #[arg(long, default_value_t = 30)]
+        rooms: usize,
+        #[arg(long, default_value_t = 10)]
+        members: usize,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        #[arg(long, default_value_t = 1000)]
+        readers: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -528,6 +542,221 @@ async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         pct(&lat, 1.0)
+    );
+    b.finish().await;
+    Ok(())
+}
+
+/// The matrix of a broadcast: the sender broadcasts to `rooms` rooms, each with `members` people
+/// of another organisation, half of whom confirm; then the matrix is requested sequentially.
+async fn bench_matrix(
+    rooms: usize,
+    members: usize,
+    requests: usize,
+    pg: Option<&str>,
+) -> anyhow::Result<()> {
+    let b = setup(1, pg, 1).await?;
+    let store = &b.app.store;
+    let now = millis(SystemClock.now());
+    let sender = b.ids[0];
+    let mut room_ids = Vec::new();
+    let mut first_members = Vec::new();
+    for r in 0..rooms {
+        let org = store
+            .create_org(
+                NewOrg {
+                    slug: v(OrgSlug::parse(&format!("bench-town-{r:03}")))?,
+                    name: v(DisplayName::parse(&format!("試験町{r:03}")))?,
+                    kind: OrgKind::Municipality,
+                    lg_code: None,
+                },
+                now,
+                audit(now),
+            )
+            .await?;
+        let mut people = Vec::new();
+        for m in 0..members {
+            let u = store
+                .create_user(
+                    NewUser {
+                        org_id: org.id,
+                        login: v(LoginId::parse(&format!("town{r:03}.m{m:03}")))?,
+                        display_name: v(DisplayName::parse(&format!("町{r}の職員{m}")))?,
+                        email: None,
+                        role: Role::Member,
+                        lang: None,
+                        password_hash: None,
+                    },
+                    None,
+                    now,
+                    audit(now),
+                )
+                .await?;
+            people.push(u.id);
+        }
+        first_members.push(people[0]);
+        let room = store
+            .create_room(
+                NewRoom {
+                    owner: sender,
+                    name: v(RoomName::parse(&format!("試験町{r:03} 連絡")))?,
+                    description: v(Description::parse(""))?,
+                    invite: people,
+                },
+                Idem {
+                    user_id: sender,
+                    key: v(IdemKey::parse(&format!("bench-confirm-room-{r:03}")))?,
+                },
+                now,
+                audit(now),
+            )
+            .await?
+            .value;
+        room_ids.push(room);
+    }
+    let client = reqwest::Client::new();
+    let cookie = format!("sonae_session={}", b.tokens[0]);
+    let res = client
+        .post(format!("{}/api/v1/broadcasts", b.base(0)))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "csrf0")
+        .header("idempotency-key", "bench-broadcast-0001")
+        .json(&serde_json::json!({
+            "body": "【要確認】負荷試験の一斉送信",
+            "rooms": room_ids.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "confirm": true,
+        }))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        anyhow::bail!("broadcast refused: {}", res.text().await?);
+    }
+    let sent: serde_json::Value = res.json().await?;
+    let bid = sent["broadcast_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // Half the towns confirm.
+    for (k, copy) in sent["copies"].as_array().into_iter().flatten().enumerate() {
+        if k % 2 == 0 {
+            let mid: MessageId = copy["message_id"].as_str().unwrap_or_default().parse()?;
+            let org = store.user(first_members[k]).await?.org_id;
+            store
+                .confirm(
+                    mid,
+                    &[sonae::store::ConfirmTarget::Org(org)],
+                    first_members[k],
+                    now,
+                )
+                .await?;
+        }
+    }
+    let url = format!("{}/api/v1/broadcasts/{bid}", b.base(0));
+    let mut lat = Vec::with_capacity(requests);
+    let mut total = 0;
+    for _ in 0..requests {
+        let t0 = Instant::now();
+        let res = client.get(&url).header("cookie", &cookie).send().await?;
+        let ok = res.status().is_success();
+        let body: serde_json::Value = res.json().await?;
+        if ok {
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            total = body["total"].as_u64().unwrap_or_default();
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "broadcast matrix: {rooms} rooms × {members} members ({} members), {total} addressees, {requests} sequential GET /api/v1/broadcasts/{{id}} ({})",
+        rooms * (members + 1),
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    println!(
+        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    b.finish().await;
+    Ok(())
+}
+
+/// Post latency in a room of `readers + 1` members, first alone, then while every member moves
+/// their read position (each three times, spread over the run), as a room does after a
+/// broadcast everyone opens.
+async fn bench_reads(readers: usize, seconds: u64, pg: Option<&str>) -> anyhow::Result<()> {
+    let b = Arc::new(setup(readers + 1, pg, 1).await?);
+    println!(
+        "read positions: one poster (a post every 20 ms) in a room of {} members, {seconds} s each phase ({})",
+        readers + 1,
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let poster = |b: Arc<Bench>| async move {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut lat = Vec::new();
+        let mut n = 0;
+        while Instant::now() < deadline {
+            let t0 = Instant::now();
+            if let Ok(s) = post_one(&client, &b, 0, &format!("既読試験 {n}")).await {
+                if s.is_success() {
+                    lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        lat
+    };
+    let alone = poster(b.clone()).await;
+    let read_ok = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // One pooled client for all readers (building a client loads the system's root
+    // certificates, which would stall the shared runtime a thousand times over).
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 1..=readers {
+        let b = b.clone();
+        let read_ok = read_ok.clone();
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            // Spread over the run: each reader at its own moment in each third of it.
+            let period = (seconds * 1000 / 3).max(1);
+            let offset = (i as u64 * 7919) % period;
+            for round in 0..3u64 {
+                let wait = if round == 0 { offset } else { period };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                let res = client
+                    .post(format!("{}/rooms/{}/read", b.base(i), b.room))
+                    .header("cookie", format!("sonae_session={}", b.tokens[i]))
+                    .header("accept", "application/json")
+                    .form(&[
+                        ("csrf", format!("csrf{i}")),
+                        ("pos", format!("{}", (round + 1) * 1_000_000)),
+                    ])
+                    .send()
+                    .await;
+                if res.is_ok_and(|r| r.status().is_success()) {
+                    read_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let with_readers = poster(b.clone()).await;
+    for t in tasks {
+        t.await?;
+    }
+    for (name, lat) in [("alone", &alone), ("with readers", &with_readers)] {
+        println!(
+            "  post ms {name:>12}: p50 {:.2}  p99 {:.2}  max {:.2}  ({} posts)",
+            pct(lat, 0.5),
+            pct(lat, 0.99),
+            pct(lat, 1.0),
+            lat.len()
+        );
+    }
+    println!(
+        "  read-position updates acknowledged: {}",
+        read_ok.load(std::sync::atomic::Ordering::Relaxed)
     );
     b.finish().await;
     Ok(())
@@ -1274,6 +1503,16 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Cmd::Photo { runs } => bench_photo(runs),
+        Cmd::Confirm {
+            rooms,
+            members,
+            requests,
+            readers,
+            seconds,
+        } => {
+            bench_matrix(rooms, members, requests, cli.postgres.as_deref()).await?;
+            bench_reads(readers, seconds, cli.postgres.as_deref()).await
+        }
         Cmd::Uploads { photos } => bench_uploads(photos, cli.postgres.as_deref()).await,
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await

@@ -769,3 +769,90 @@ async fn twenty_photos_queued_without_signal_survive_a_reload_and_arrive_once_th
     chrome.stop().await;
     server3.stop().await;
 }
+
+/// Opens the room named `name` from the room list.
+async fn open_room(b: &Browser, base: &str, name: &str) {
+    b.goto(&format!("{base}/")).await.expect("home");
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!(
+            "//a[contains(normalize-space(.), '{name}')]"
+        )))
+        .await
+        .expect("room link")
+        .click()
+        .await
+        .expect("open room");
+}
+
+#[tokio::test]
+async fn the_prefecture_asks_two_towns_to_confirm_and_watches_its_matrix_fill_live() {
+    let Some(pref_chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(tsu_chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(toba_chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut api = w.t.login("mie.info").await;
+    api.room("県 市町 要確認", "tsu.info toba.info toba.admin")
+        .await;
+    let (a, b, c) = (&pref_chrome.b, &tsu_chrome.b, &toba_chrome.b);
+    login(a, &server.base, "mie.info").await;
+    open_room(a, &server.base, "県 市町 要確認").await;
+    // The prefecture asks every other organisation in the room, through the composer.
+    a.find(Locator::XPath(
+        "//summary[normalize-space()='要確認にする（確認を求める）']",
+    ))
+    .await
+    .expect("要確認 option")
+    .click()
+    .await
+    .expect("open options");
+    a.find(Locator::XPath(
+        "//label[contains(normalize-space(.), 'このルームの他の組織すべて')]/input",
+    ))
+    .await
+    .expect("all organisations checkbox")
+    .click()
+    .await
+    .expect("check");
+    post_via_ui(
+        a,
+        "【要確認】明朝の情報伝達訓練の開始時刻を 9:30 に変更します",
+    )
+    .await;
+    sees(a, "確認 0 / 2", 10).await;
+    a.find(Locator::XPath("//a[normalize-space()='確認状況を見る']"))
+        .await
+        .expect("matrix link")
+        .click()
+        .await
+        .expect("open matrix");
+    sees(a, "0 / 2 確認済", 10).await;
+
+    // Two towns confirm, each in their own browser.
+    for (br, login_id) in [(b, "tsu.info"), (c, "toba.info")] {
+        login(br, &server.base, login_id).await;
+        open_room(br, &server.base, "県 市町 要確認").await;
+        sees(br, "訓練の開始時刻", 10).await;
+        button(br, "確認しました")
+            .await
+            .click()
+            .await
+            .expect("confirm");
+        sees(br, "確認済み", 10).await;
+    }
+    // The sender's matrix filled in without a reload, naming who confirmed.
+    sees(a, "2 / 2 確認済", 10).await;
+    sees(a, "tsu.info さん", 10).await;
+    sees(a, "toba.info さん", 10).await;
+    pref_chrome.stop().await;
+    tsu_chrome.stop().await;
+    toba_chrome.stop().await;
+    server.stop().await;
+}

@@ -337,6 +337,30 @@ async fn read_counts_for_members_names_for_the_sender_never_for_outsiders() {
     }
     let r = call(&mut c, "GET", &reads, &token, None, None).await.json();
     assert_eq!(r["read"], 2, "{r}");
+    // One member's positions arriving out of order, all at once: the highest is kept.
+    let mut clients = Vec::new();
+    for _ in 0..45 {
+        clients.push(w.t.login("tsu.info").await);
+    }
+    let head = w.t.app.live.head();
+    let mut tasks = Vec::new();
+    for (pos, mut cl) in (head - 39..=head + 5).rev().zip(clients) {
+        let path = format!("/rooms/{room}/read");
+        tasks.push(tokio::spawn(async move {
+            cl.post_json(&path, &[("pos", &pos.to_string())])
+                .await
+                .status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("read"), StatusCode::NO_CONTENT);
+    }
+    let members = w.t.app.store.members(room).await.expect("members");
+    let tsu = members
+        .iter()
+        .find(|m| m.user_id == w.tsu_member.id)
+        .expect("tsu.info");
+    assert_eq!(tsu.last_read_pos, head, "never past what was written");
     let who = r["who"].as_array().expect("the sender sees who");
     assert!(who.iter().all(|x| x["read"] == true), "{r}");
     // A member sees the count, not the names; someone outside the room sees nothing.
