@@ -58,7 +58,14 @@ pub struct Matrix {
 
 impl Matrix {
     /// Counts what `request` holds at `now`.
-    pub fn new(request: ConfirmRequest, now: Millis) -> Self {
+    /// Rows come overdue first, then not yet, then confirmed (the ones to chase on top).
+    pub fn new(mut request: ConfirmRequest, now: Millis) -> Self {
+        let rank = |r: &ConfirmRow| match (r.confirmed_at, r.due_at) {
+            (Some(_), _) => 2,
+            (None, Some(d)) if now > d => 0,
+            (None, _) => 1,
+        };
+        request.rows.sort_by_key(rank);
         let confirmed = request
             .rows
             .iter()
@@ -98,6 +105,17 @@ impl Matrix {
         } else {
             "pending"
         }
+    }
+
+    /// The due time, when every row has the same one.
+    pub fn due(&self) -> Option<Millis> {
+        let first = self.request.rows.first().and_then(|r| r.due_at);
+        self.request
+            .rows
+            .iter()
+            .all(|r| r.due_at == first)
+            .then_some(first)
+            .flatten()
     }
 
     /// Whether the rows come from several rooms (a broadcast).
