@@ -4,6 +4,7 @@
 mod accounts;
 mod confirm;
 mod incidents;
+mod items;
 mod onboarding;
 mod photos;
 mod rooms;
@@ -12,6 +13,7 @@ mod uploads;
 pub use accounts::*;
 pub use confirm::*;
 pub use incidents::*;
+pub use items::*;
 pub use onboarding::*;
 pub use photos::*;
 pub use rooms::*;

@@ -59,4 +59,6 @@ id_type!(
     PhotoId,
     /// One broadcast: the copies of a message posted to many rooms at once.
     BroadcastId,
+    /// An open item (a task or a thing to watch) of an incident.
+    ItemId,
 );

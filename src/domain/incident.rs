@@ -363,3 +363,23 @@ mod tests {
         assert!(Hazards::from_words(["meteor"]).is_err());
     }
 }
+
+word_enum!(
+    /// Where an open item stands: open, done, or dropped (with a reason).
+    ItemStatus, "status", "err-item-status" {
+        Open = "open",
+        Done = "done",
+        Dropped = "dropped",
+    }
+);
+
+impl ItemStatus {
+    /// The translation key of its name.
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            ItemStatus::Open => "ui-item-open",
+            ItemStatus::Done => "ui-item-done",
+            ItemStatus::Dropped => "ui-item-dropped",
+        }
+    }
+}

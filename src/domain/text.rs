@@ -53,6 +53,10 @@ text_type!(
     Password,
     /// A client-chosen idempotency key: 8–100 of `A-Z a-z 0-9 - _ :`.
     IdemKey,
+    /// An open item's title: 1–200 characters, one line.
+    ItemTitle,
+    /// An open item's details, or why it was dropped: up to 2,000 characters, line breaks kept.
+    ItemText,
 );
 
 fn has_control(s: &str, allow_newline: bool) -> bool {
@@ -142,6 +146,26 @@ impl LgCode {
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         one_line(raw, "name", 1, 80).map(Self)
+    }
+}
+
+impl ItemTitle {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        one_line(raw, "title", 1, 200).map(Self)
+    }
+}
+
+impl ItemText {
+    /// `field` names the form field in errors (`details`, `reason`).
+    pub fn parse(raw: &str, field: &'static str) -> Result<Self, Invalid> {
+        let s = raw.trim().replace("\r\n", "\n");
+        if s.chars().count() > 2000 {
+            return Err(Invalid::new(field, "err-too-long"));
+        }
+        if has_control(&s, true) {
+            return Err(Invalid::new(field, "err-control-chars"));
+        }
+        Ok(Self(s))
     }
 }
 

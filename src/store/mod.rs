@@ -4,10 +4,12 @@
 mod confirm;
 pub mod copy;
 mod incidents;
+mod items;
 mod sql;
 
 pub use confirm::*;
 pub use incidents::*;
+pub use items::*;
 
 use crate::domain::*;
 use async_trait::async_trait;
@@ -203,6 +205,8 @@ pub enum EntryKind {
     PhotoWithdrawn,
     /// A confirmation request (the entry's message) was confirmed by someone.
     Confirmed,
+    /// An open item was added or changed (its id is the entry's record).
+    Item,
 }
 
 impl EntryKind {
@@ -221,6 +225,7 @@ impl EntryKind {
             EntryKind::Photo => "photo",
             EntryKind::PhotoWithdrawn => "photo_withdrawn",
             EntryKind::Confirmed => "confirmed",
+            EntryKind::Item => "item",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -238,6 +243,7 @@ impl EntryKind {
             "photo" => EntryKind::Photo,
             "photo_withdrawn" => EntryKind::PhotoWithdrawn,
             "confirmed" => EntryKind::Confirmed,
+            "item" => EntryKind::Item,
             _ => return None,
         })
     }
@@ -417,7 +423,7 @@ pub enum RoomChange {
 
 /// Persistence of everything Sonae keeps.
 #[async_trait]
-pub trait Store: IncidentStore + ConfirmStore + Send + Sync + 'static {
+pub trait Store: IncidentStore + ConfirmStore + ItemStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 type Tx<'a> = Transaction<'a, Any>;
 
 mod confirm;
+mod items;
 mod shelters;
 
 /// Which database is behind the pools.

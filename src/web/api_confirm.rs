@@ -33,7 +33,7 @@ pub struct AskIn {
 }
 
 /// Parses an optional RFC 3339 time.
-fn due_time(s: Option<&str>) -> AppResult<Option<crate::store::Millis>> {
+pub(super) fn due_time(s: Option<&str>) -> AppResult<Option<crate::store::Millis>> {
     match s.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => Ok(Some(

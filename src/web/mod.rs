@@ -3,6 +3,7 @@
 mod api;
 mod api_confirm;
 mod api_incidents;
+mod api_items;
 mod api_photos;
 mod assets;
 mod confirm_pages;

@@ -11,6 +11,7 @@ mod copy;
 mod browser;
 mod idempotency;
 mod instances;
+mod items;
 mod json_api;
 mod live;
 mod mail;

@@ -1,0 +1,200 @@
+//! Open items of an incident over the API: added (from a message too), assigned, closed and
+//! dropped with a reason, refused clearly when wrong, in the timeline (both databases).
+
+use crate::json_api::{call, token_for};
+use crate::shelters::open_incident;
+use crate::support::*;
+use axum::http::StatusCode;
+
+#[tokio::test]
+async fn items_are_added_assigned_closed_and_dropped_with_a_reason() {
+    let w = World::new().await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = open_incident(&mut pref, "台風第10号", &["toba"], "").await;
+    let token = token_for(&w.t, "mie.info").await;
+    let mut c = w.t.client();
+    let path = format!("/api/v1/incidents/{incident}/items");
+    let msg = pref.say(&incident, "答志島の給水車の手配が必要").await;
+    let body = serde_json::json!({
+        "title": "答志島へ給水車を手配",
+        "details": "定期船の運航再開を確認してから",
+        "assignee": {"kind": "org", "id": w.toba.id.to_string()},
+        "due_at": "2099-01-01T12:00:00+09:00",
+        "message_id": msg,
+    })
+    .to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0001"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let item = r.json()["item"].clone();
+    assert_eq!(item["status"], "open");
+    assert_eq!(item["assignee_name"], "鳥羽市");
+    assert_eq!(item["message_id"], serde_json::json!(msg));
+    let id = item["id"].as_str().expect("id").to_string();
+    // The same key again adds nothing.
+    let again = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0001"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(again.json()["replayed"], true);
+    assert_eq!(again.json()["item"]["id"], item["id"]);
+    let second = serde_json::json!({"title": "避難所の毛布の在庫確認"}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0002"),
+        Some(&second),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = call(&mut c, "GET", &path, &token, None, None).await.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(
+        list[0]["title"], "答志島へ給水車を手配",
+        "due first: {list}"
+    );
+
+    // A 鳥羽市 member closes it; dropping the other needs a reason.
+    let toba = token_for(&w.t, "toba.info").await;
+    let item_path = format!("{path}/{id}");
+    let r = call(
+        &mut c,
+        "PATCH",
+        &item_path,
+        &toba,
+        None,
+        Some(r#"{"status": "done"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "done");
+    assert_eq!(r.json()["updated_by"], "toba.info さん");
+    let other = list[1]["id"].as_str().expect("id").to_string();
+    let other_path = format!("{path}/{other}");
+    let r = call(
+        &mut c,
+        "PATCH",
+        &other_path,
+        &token,
+        None,
+        Some(r#"{"status": "dropped"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = call(
+        &mut c,
+        "PATCH",
+        &other_path,
+        &token,
+        None,
+        Some(r#"{"status": "dropped", "reason": "県の備蓄で足りた"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["reason"], "県の備蓄で足りた");
+    let list = call(&mut c, "GET", &path, &token, None, None).await.json();
+    assert!(
+        list.as_array()
+            .is_some_and(|v| v.iter().all(|i| i["status"] != "open")),
+        "{list}"
+    );
+
+    // Each change is a timeline entry of the incident.
+    let entries =
+        w.t.app
+            .store
+            .entries_after(0, 10_000)
+            .await
+            .expect("entries");
+    let item_entries = entries
+        .iter()
+        .filter(|e| e.kind == sonae::store::EntryKind::Item && e.room_id == Some(incident))
+        .count();
+    assert_eq!(item_entries, 4, "two added, two changed");
+
+    // Refused clearly, nothing changed: an assignee outside the incident, an unknown status,
+    // a message of another room, someone outside the incident, an empty title.
+    let tsu_member = w.tsu_member.id.to_string();
+    let outside = serde_json::json!({"title": "x", "assignee": {"kind": "user", "id": tsu_member}})
+        .to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0003"),
+        Some(&outside),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = call(
+        &mut c,
+        "PATCH",
+        &item_path,
+        &token,
+        None,
+        Some(r#"{"status": "lost"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let room = pref.room("別の部屋", "toba.info").await;
+    let elsewhere = pref.say(&room, "別件").await;
+    let wrong = serde_json::json!({"title": "x", "message_id": elsewhere}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0004"),
+        Some(&wrong),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let tsu = token_for(&w.t, "tsu.info").await;
+    let r = call(&mut c, "GET", &path, &tsu, None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = call(
+        &mut c,
+        "PATCH",
+        &item_path,
+        &tsu,
+        None,
+        Some(r#"{"status": "open"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &token,
+        Some("item-0005"),
+        Some(r#"{"title": "  "}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let list = call(&mut c, "GET", &path, &token, None, None).await.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    let first = list
+        .as_array()
+        .and_then(|v| v.iter().find(|i| i["id"] == serde_json::json!(id)))
+        .expect("the first item");
+    assert_eq!(
+        first["status"], "done",
+        "unchanged by the refused change: {list}"
+    );
+}
