@@ -49,7 +49,7 @@ pub struct ItemIn {
     #[schema(max_length = 40)]
     pub due_at: Option<String>,
     /// The message it is made from.
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
     pub message_id: Option<MessageId>,
 }
 
@@ -81,27 +81,35 @@ pub struct ItemPatchIn {
 /// An open item.
 #[derive(Serialize, ToSchema)]
 pub struct ItemOut {
-    #[schema(value_type = String, format = Uuid)]
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
     pub id: ItemId,
-    #[schema(value_type = String, format = Uuid)]
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
     pub incident_id: RoomId,
+    #[schema(max_length = 200)]
     pub title: String,
+    #[schema(max_length = 2000)]
     pub details: String,
     #[schema(nullable)]
     pub assignee: Option<AssigneeIn>,
-    #[schema(nullable)]
+    #[schema(nullable, max_length = 200)]
     pub assignee_name: Option<String>,
-    #[schema(nullable)]
+    #[schema(nullable, max_length = 40)]
     pub due_at: Option<String>,
     /// open, done or dropped.
+    #[schema(max_length = 10)]
     pub status: String,
     /// Why it was dropped (or a note on closing).
+    #[schema(max_length = 2000)]
     pub reason: String,
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
     pub message_id: Option<MessageId>,
+    #[schema(max_length = 100)]
     pub created_by: String,
+    #[schema(max_length = 40)]
     pub created_at: String,
+    #[schema(max_length = 100)]
     pub updated_by: String,
+    #[schema(max_length = 40)]
     pub updated_at: String,
 }
 

