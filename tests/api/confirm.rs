@@ -617,3 +617,58 @@ async fn the_demo_has_a_broadcast_to_the_29_towns_with_23_confirmed_and_two_over
     let page = c.get(&format!("/broadcasts/{bid}")).await;
     assert!(page.body.contains("23 / 29 確認済"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_sender_sees_reads_and_confirmations_live_and_outsiders_see_neither() {
+    use crate::live::{Server, Stream};
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut pref = w.t.login("mie.info").await;
+    let room = pref.room("既読 ライブ", "tsu.info").await;
+    let token = token_for(&w.t, "mie.info").await;
+    let mut c = w.t.client();
+    let body =
+        serde_json::json!({"body": "確認してください", "confirm": {"all_orgs": true}}).to_string();
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/rooms/{room}/messages"),
+        &token,
+        Some("live-ask-0001"),
+        Some(&body),
+    )
+    .await;
+    let mid = r.json()["id"].as_str().expect("id").to_string();
+    let mut sender = Stream::open(&server.base, &pref, None).await;
+    let outsider_client = w.t.login("toba.info").await;
+    let mut outsider = Stream::open(&server.base, &outsider_client, None).await;
+    // 津市 opens the room (its read position moves) and confirms.
+    let mut tsu = w.t.login("tsu.info").await;
+    tsu.get(&format!("/rooms/{room}")).await;
+    let r = tsu
+        .post_json(&format!("/rooms/{room}/messages/{mid}/confirm"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut saw_read = false;
+    let mut saw_confirmed = false;
+    while !(saw_read && saw_confirmed) {
+        let ev = sender.next().await;
+        if ev.data["kind"] == "read" {
+            assert_eq!(ev.data["user_id"], serde_json::json!(w.tsu_member.id));
+            saw_read = true;
+        }
+        if ev.data["kind"] == "confirmed" {
+            assert_eq!(ev.data["message_id"], serde_json::json!(mid));
+            let html = ev.data["html"].as_str().unwrap_or_default();
+            assert!(html.contains("確認 1 / 1"), "{html}");
+            saw_confirmed = true;
+        }
+    }
+    assert!(
+        outsider.quiet_for(500).await,
+        "nothing of the room reaches outsiders"
+    );
+    sender.close();
+    outsider.close();
+    server.stop().await;
+}
