@@ -116,11 +116,32 @@
       } catch (_) { /* offline: the next confirmation or a reload catches up */ }
     }, 200);
   };
+  // The incident's open items reload from the room page when one is added or changed
+  // (unless the person is typing in the item form).
+  let itemsTimer = null;
+  const refreshItems = () => {
+    const box = document.getElementById("items");
+    if (!box || box.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
+    clearTimeout(itemsTimer);
+    itemsTimer = setTimeout(async () => {
+      try {
+        const res = await fetch(location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (!res.ok) return;
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const fresh = doc.getElementById("items");
+        if (fresh) { box.replaceWith(fresh); setCsrf(csrf); }
+      } catch (_) { /* offline: the next change or a reload catches up */ }
+    }, 250);
+  };
   const apply = (e) => {
     if (e.pos <= lastPos) return;
     lastPos = e.pos;
     if (e.kind === "read") {
       if (e.room_id === currentRoom) setReadPos(e.user_id, Number(e.record_id || 0));
+      return;
+    }
+    if (e.kind === "item") {
+      if (e.room_id === currentRoom) refreshItems();
       return;
     }
     if (e.kind === "confirmed") {

@@ -30,6 +30,8 @@ pub struct RoomPage {
     pub reports: Vec<crate::store::ShelterReport>,
     /// Photos among the messages shown (incident rooms).
     pub photos: Vec<crate::store::Photo>,
+    /// The incident's open items (incident rooms).
+    pub items: Vec<crate::store::Item>,
 }
 
 /// How a reconnecting stream resumes.
@@ -163,6 +165,11 @@ impl App {
                     .map(|m| m.display_name.clone())
             })
             .flatten();
+        let items = if room.kind == RoomKind::Incident {
+            self.store.items(room.id).await?
+        } else {
+            Vec::new()
+        };
         let (incident, reports, photos) = if room.kind == RoomKind::Incident {
             let from = if older.is_some() {
                 messages.first().map(|m| m.pos).unwrap_or(0)
@@ -197,6 +204,7 @@ impl App {
             incident,
             reports,
             photos,
+            items,
         })
     }
 

@@ -1164,3 +1164,94 @@ pub async fn photo_purge(
     app.purge_photo(&w.s.actor, id).await?;
     Ok(Redirect::to(&format!("/incidents/{}/photos", photo.incident_id)).into_response())
 }
+
+// ---------- open items ----------
+
+/// A new item from the room's form: `title`, `details`, `assignee` (`org:<id>`, `user:<id>` or
+/// empty), `due` (a local time), `message` (the message it is made from) and `idem`.
+#[derive(Deserialize)]
+pub struct ItemFields {
+    #[serde(default)]
+    idem: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    details: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// `org:<id>` or `user:<id>` (empty: nobody).
+fn assignee_field(s: &str) -> AppResult<Option<crate::store::ConfirmTarget>> {
+    use crate::store::ConfirmTarget;
+    let bad = || AppError::from(Invalid::new("assignee", "err-item-assignee"));
+    match s.trim().split_once(':') {
+        None if s.trim().is_empty() => Ok(None),
+        Some(("org", id)) => Ok(Some(ConfirmTarget::Org(id.parse().map_err(|_| bad())?))),
+        Some(("user", id)) => Ok(Some(ConfirmTarget::User(id.parse().map_err(|_| bad())?))),
+        _ => Err(bad()),
+    }
+}
+
+/// Adds an open item from the room's sidebar form.
+pub async fn item_create(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    w: Write<ItemFields>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let Write { s, form, headers } = w;
+    let key = idem_key(&headers, Some(&form.idem))?;
+    let message = match form.message.trim() {
+        "" => None,
+        m => Some(parse_id::<MessageId>(m)?),
+    };
+    let input = crate::app::ItemInput {
+        title: form.title,
+        details: form.details,
+        assignee: assignee_field(&form.assignee)?,
+        due_at: app.local_time(&form.due, "due_at")?,
+        message,
+    };
+    let w = app.create_item(&s.actor, room, input, key).await?;
+    Ok(super::pages::written(
+        &headers,
+        format!("/rooms/{room}#items"),
+        serde_json::json!({"id": w.value, "replayed": w.replayed}),
+    ))
+}
+
+/// A status change from the sidebar: `status` and, for dropping, `reason`.
+#[derive(Deserialize)]
+pub struct ItemStatusFields {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Marks an item done, drops it (with a reason) or opens it again.
+pub async fn item_status(
+    State(app): State<App>,
+    Path((room, item)): Path<(String, String)>,
+    w: Write<ItemStatusFields>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let item: ItemId = parse_id(&item)?;
+    let Write { s, form, headers } = w;
+    let edit = crate::app::ItemEdit {
+        status: Some(ItemStatus::parse(&form.status)?),
+        reason: Some(form.reason),
+        ..Default::default()
+    };
+    app.change_item(&s.actor, room, item, edit).await?;
+    Ok(super::pages::written(
+        &headers,
+        format!("/rooms/{room}#items"),
+        serde_json::json!({"id": item}),
+    ))
+}

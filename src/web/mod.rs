@@ -130,6 +130,8 @@ pub fn router(app: App) -> Router {
         .route("/incidents/{room}/close", post(incident_pages::incident_close))
         .route("/incidents/{room}/join", post(incident_pages::incident_join))
         .route("/incidents/{room}/reports", post(incident_pages::report_create))
+        .route("/incidents/{room}/items", post(incident_pages::item_create))
+        .route("/incidents/{room}/items/{item}/status", post(incident_pages::item_status))
         .route("/incidents/{room}/shelters", post(incident_pages::adhoc_create))
         .route("/incidents/{room}/shelters/{shelter}", get(incident_pages::shelter_page))
         .route(

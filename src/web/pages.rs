@@ -503,6 +503,8 @@ struct RoomTemplate {
     ctx: Ctx,
     p: RoomPage,
     reply: Option<Message>,
+    /// The message an open item is being made from.
+    item_from: Option<Message>,
     title: String,
 }
 
@@ -562,6 +564,29 @@ impl RoomTemplate {
         let me = self.ctx.me_uid();
         self.p.members.iter().filter(|m| m.user_id != me).collect()
     }
+    /// Organisations with members in the room (assignees of open items).
+    fn room_orgs(&self) -> Vec<(OrgId, &str)> {
+        let mut out: Vec<(OrgId, &str)> = Vec::new();
+        for m in &self.p.members {
+            if out.iter().all(|(o, _)| *o != m.org_id) {
+                out.push((m.org_id, m.org_name.as_str()));
+            }
+        }
+        out
+    }
+    /// How many items are still open.
+    fn open_items(&self) -> i64 {
+        self.p
+            .items
+            .iter()
+            .filter(|i| i.status == ItemStatus::Open)
+            .count() as i64
+    }
+    /// The start of a message, as an item's title.
+    fn title_from(&self, m: &Message) -> String {
+        let line = m.body.lines().next().unwrap_or("");
+        line.chars().take(100).collect()
+    }
     /// Whether the viewer manages the room (sees every matrix).
     fn manages(&self) -> bool {
         self.p.my_role >= RoomRole::Manager
@@ -592,6 +617,8 @@ pub struct MessageFragment<'a> {
     pub reads: Option<usize>,
     /// Whether the viewer manages the room.
     pub manages: bool,
+    /// Whether the room is an incident's (messages can become open items).
+    pub incident: bool,
 }
 
 /// One shelter report as a timeline entry, for the page and for live events.
@@ -627,6 +654,7 @@ impl MessageFragment<'_> {
 pub struct RoomQuery {
     before: Option<i64>,
     reply: Option<String>,
+    item_from: Option<String>,
 }
 
 fn room_title(t: &Tr, room: &crate::store::Room, peer: Option<&str>) -> String {
@@ -652,6 +680,10 @@ pub async fn room_page(
         Some(Ok(mid)) => app.message(&s.actor, room, mid).await.ok(),
         _ => None,
     };
+    let item_from = match q.item_from.as_deref().map(parse_id::<MessageId>) {
+        Some(Ok(mid)) => app.message(&s.actor, room, mid).await.ok(),
+        _ => None,
+    };
     let title = room_title(&s.tr, &p.room, p.peer_name.as_deref());
     let mut ctx = Ctx::new(&app, &s, title.clone()).await?;
     ctx.head_pos = ctx_head;
@@ -659,6 +691,7 @@ pub async fn room_page(
         ctx,
         p,
         reply,
+        item_from,
         title,
     }
     .into_response())

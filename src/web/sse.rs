@@ -103,6 +103,7 @@ impl Subscriber {
                 archived: false,
                 reads: None,
                 manages: false,
+                incident: false,
             }
             .render()
             .ok()

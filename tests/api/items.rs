@@ -198,3 +198,102 @@ async fn items_are_added_assigned_closed_and_dropped_with_a_reason() {
         "unchanged by the refused change: {list}"
     );
 }
+
+#[tokio::test]
+async fn the_room_sidebar_adds_an_item_from_a_message_and_closes_it_without_javascript() {
+    let w = World::new().await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = open_incident(&mut pref, "大雪", &["toba"], "").await;
+    let mid = pref
+        .say(
+            &incident,
+            "国道167号 通行止め\n除雪車の手配を県土整備事務所へ依頼",
+        )
+        .await;
+    let page = pref.get(&format!("/rooms/{incident}")).await;
+    assert!(
+        page.body.contains("対応項目（対応中 0 件）"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("?item_from={mid}")),
+        "make-an-item link"
+    );
+    // "Make this an item": the form comes pre-filled with the message.
+    let page = pref
+        .get(&format!("/rooms/{incident}?item_from={mid}"))
+        .await;
+    assert!(
+        page.body
+            .contains(&format!("name=\"message\" value=\"{mid}\""))
+    );
+    assert!(
+        page.body.contains("value=\"国道167号 通行止め\""),
+        "{}",
+        page.body
+    );
+    let idem = page.hidden("idem");
+    let r = pref
+        .post(
+            &format!("/incidents/{incident}/items"),
+            &[
+                ("idem", &idem),
+                ("title", "国道167号 除雪の手配"),
+                ("details", ""),
+                ("assignee", &format!("org:{}", w.toba.id)),
+                ("due", "2099-01-01T09:00"),
+                ("message", &mid),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().ends_with("#items"));
+    // Sending the same form twice adds one item.
+    let again = pref
+        .post(
+            &format!("/incidents/{incident}/items"),
+            &[("idem", &idem), ("title", "国道167号 除雪の手配")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let mut toba = w.t.login("toba.info").await;
+    let page = toba.get(&format!("/rooms/{incident}")).await;
+    assert!(
+        page.body.contains("対応項目（対応中 1 件）"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("担当: 鳥羽市"));
+    let items = w.t.app.store.items(incident).await.expect("items");
+    assert_eq!(items.len(), 1);
+    let id = items[0].id;
+    // Dropping needs a reason; marking done does not.
+    let r = toba
+        .post(
+            &format!("/incidents/{incident}/items/{id}/status"),
+            &[("status", "dropped"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("取りやめる理由を書いてください"),
+        "{}",
+        r.body
+    );
+    let r = toba
+        .post(
+            &format!("/incidents/{incident}/items/{id}/status"),
+            &[("status", "done")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = toba.get(&format!("/rooms/{incident}")).await;
+    assert!(page.body.contains("対応項目（対応中 0 件）"));
+    assert!(page.body.contains("✓ 完了"), "{}", page.body);
+    // A plain room has no items and no make-an-item links.
+    let room = pref.room("連絡", "toba.info").await;
+    pref.say(&room, "連絡事項").await;
+    let page = pref.get(&format!("/rooms/{room}")).await;
+    assert!(!page.body.contains("item_from=") && !page.body.contains("id=\"items\""));
+}
