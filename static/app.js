@@ -129,7 +129,10 @@
         if (!res.ok) return;
         const doc = new DOMParser().parseFromString(await res.text(), "text/html");
         const fresh = doc.getElementById("items");
-        if (fresh) { box.replaceWith(fresh); setCsrf(csrf); }
+        if (fresh) box.replaceWith(fresh);
+        const duty = doc.getElementById("duty");
+        document.getElementById("duty")?.replaceWith(duty || "");
+        setCsrf(csrf);
       } catch (_) { /* offline: the next change or a reload catches up */ }
     }, 250);
   };
@@ -140,7 +143,7 @@
       if (e.room_id === currentRoom) setReadPos(e.user_id, Number(e.record_id || 0));
       return;
     }
-    if (e.kind === "item") {
+    if (e.kind === "item" || e.kind === "duty") {
       if (e.room_id === currentRoom) refreshItems();
       return;
     }

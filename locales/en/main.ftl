@@ -554,3 +554,7 @@ ui-item-details = Details (optional)
 ui-item-assignee = Assigned to
 ui-item-add-button = Add item
 ui-item-make = Make this an item
+ui-duty = On duty
+ui-duty-since = since { $time }
+ui-duty-take = Take duty for my organisation
+err-duty-held = Someone of your organisation is on duty; duty moves by a handoff.

@@ -551,3 +551,7 @@ ui-item-details = 詳細（任意）
 ui-item-assignee = 担当
 ui-item-add-button = 項目を追加する
 ui-item-make = 対応項目にする
+ui-duty = 当番
+ui-duty-since = { $time } から
+ui-duty-take = 自分の組織の当番を引き受ける
+err-duty-held = あなたの組織には当番の人がいます。交代は引継ぎで行います。

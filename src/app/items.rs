@@ -1,7 +1,7 @@
 //! Open items of an incident: anyone in it adds, assigns, closes or drops them (with a reason).
 
 use super::*;
-use crate::store::{ConfirmTarget, Item, ItemChange, NewItem, Written};
+use crate::store::{ConfirmTarget, Duty, Item, ItemChange, NewItem, Written};
 
 /// A new item as typed (checked here).
 #[derive(Debug, Clone, Default)]
@@ -39,6 +39,40 @@ impl App {
         } else {
             Err(Invalid::new("assignee", "err-item-assignee").into())
         }
+    }
+
+    /// Who is on duty in an incident, per organisation.
+    pub async fn duty(&self, actor: &Actor, incident: RoomId) -> AppResult<Vec<Duty>> {
+        self.incident(actor, incident).await?;
+        Ok(self.store.duty(incident).await?)
+    }
+
+    /// Takes duty for the actor's organisation when nobody holds it (taking it again is a
+    /// no-op); while someone else holds it, only a handoff moves it (409).
+    pub async fn take_duty(&self, actor: &Actor, incident: RoomId) -> AppResult<Vec<Duty>> {
+        self.writable_incident(actor, incident, "duty.take", Access::is_member)
+            .await?;
+        let audit = self.audit_for(actor, "duty.take", format!("room:{incident}"));
+        let took = self
+            .store
+            .take_duty(
+                incident,
+                actor.user.org_id,
+                actor.user.id,
+                self.now(),
+                audit,
+            )
+            .await?;
+        let duty = self.store.duty(incident).await?;
+        if took {
+            self.live.ring();
+        } else if duty
+            .iter()
+            .any(|d| d.org_id == actor.user.org_id && d.user_id != actor.user.id)
+        {
+            return Err(AppError::Conflict("err-duty-held"));
+        }
+        Ok(duty)
     }
 
     /// An incident's items (its members and the deployment admin).

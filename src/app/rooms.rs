@@ -32,6 +32,8 @@ pub struct RoomPage {
     pub photos: Vec<crate::store::Photo>,
     /// The incident's open items (incident rooms).
     pub items: Vec<crate::store::Item>,
+    /// Who is on duty per organisation (incident rooms).
+    pub duty: Vec<crate::store::Duty>,
 }
 
 /// How a reconnecting stream resumes.
@@ -165,10 +167,13 @@ impl App {
                     .map(|m| m.display_name.clone())
             })
             .flatten();
-        let items = if room.kind == RoomKind::Incident {
-            self.store.items(room.id).await?
+        let (items, duty) = if room.kind == RoomKind::Incident {
+            (
+                self.store.items(room.id).await?,
+                self.store.duty(room.id).await?,
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let (incident, reports, photos) = if room.kind == RoomKind::Incident {
             let from = if older.is_some() {
@@ -205,6 +210,7 @@ impl App {
             reports,
             photos,
             items,
+            duty,
         })
     }
 

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 23] = [
+pub const TABLES: [(&str, &str); 24] = [
     ("orgs", "id"),
     ("users", "id"),
     ("api_tokens", "id"),
@@ -27,6 +27,7 @@ pub const TABLES: [(&str, &str); 23] = [
     ("confirm_requests", "message_id"),
     ("confirm_targets", "message_id, target_kind, target_id"),
     ("open_items", "id"),
+    ("duty", "incident_id, org_id"),
     ("inbox", "id"),
     ("idempotency", "user_id, key"),
     ("audit", "id"),

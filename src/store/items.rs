@@ -48,9 +48,31 @@ pub struct Item {
     pub updated_at: Millis,
 }
 
-/// Open items.
+/// Who is on duty for an organisation in an incident.
+#[derive(Debug, Clone)]
+pub struct Duty {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub since: Millis,
+}
+
+/// Open items and duty.
 #[async_trait]
 pub trait ItemStore {
+    /// Who is on duty in an incident, by organisation name.
+    async fn duty(&self, incident: RoomId) -> StoreResult<Vec<Duty>>;
+    /// Makes `user` the one on duty for `org` unless someone already is; returns whether they
+    /// took it. Writes a `duty` entry when they did.
+    async fn take_duty(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        user: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool>;
     /// Adds an item, with an `item` entry in the incident's timeline.
     async fn create_item(
         &self,

@@ -207,6 +207,8 @@ pub enum EntryKind {
     Confirmed,
     /// An open item was added or changed (its id is the entry's record).
     Item,
+    /// Someone took duty in an incident (the organisation's id is the entry's record).
+    Duty,
 }
 
 impl EntryKind {
@@ -226,6 +228,7 @@ impl EntryKind {
             EntryKind::PhotoWithdrawn => "photo_withdrawn",
             EntryKind::Confirmed => "confirmed",
             EntryKind::Item => "item",
+            EntryKind::Duty => "duty",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -244,6 +247,7 @@ impl EntryKind {
             "photo_withdrawn" => EntryKind::PhotoWithdrawn,
             "confirmed" => EntryKind::Confirmed,
             "item" => EntryKind::Item,
+            "duty" => EntryKind::Duty,
             _ => return None,
         })
     }

@@ -1418,6 +1418,10 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             patch(super::api_items::change_item),
         ),
         (
+            "/api/v1/incidents/{incident}/duty",
+            get(super::api_items::duty).post(super::api_items::take_duty),
+        ),
+        (
             "/api/v1/broadcasts/{broadcast}",
             get(super::api_confirm::broadcast_matrix),
         ),
@@ -1551,7 +1555,7 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_incidents::change_shelter, super::api_photos::photos, super::api_photos::photo,
         super::api_photos::withdraw_photo, super::api_photos::upload_photo, super::api_photos::upload_state,
         super::api_photos::upload_chunk, super::api_photos::finish_upload,
-        super::api_confirm::confirm, super::api_confirm::matrix, super::api_confirm::remind, super::api_confirm::pending_csv, super::api_confirm::reads, super::api_confirm::broadcast, super::api_confirm::broadcast_matrix, super::api_confirm::broadcast_remind, super::api_confirm::broadcast_pending_csv, super::api_items::items, super::api_items::create_item, super::api_items::change_item, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_confirm::confirm, super::api_confirm::matrix, super::api_confirm::remind, super::api_confirm::pending_csv, super::api_confirm::reads, super::api_confirm::broadcast, super::api_confirm::broadcast_matrix, super::api_confirm::broadcast_remind, super::api_confirm::broadcast_pending_csv, super::api_items::items, super::api_items::create_item, super::api_items::change_item, super::api_items::duty, super::api_items::take_duty, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

@@ -6,7 +6,7 @@ use super::parse_id;
 use crate::app::{App, ItemEdit, ItemInput};
 use crate::domain::{Invalid, ItemId, ItemStatus, MessageId, RoomId};
 use crate::error::AppResult;
-use crate::store::{ConfirmTarget, Item, rfc3339};
+use crate::store::{ConfirmTarget, Duty, Item, rfc3339};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -223,4 +223,60 @@ pub async fn change_item(
         .change_item(&c.s.actor, parse_id(&incident)?, parse_id(&item)?, edit)
         .await?;
     Ok(Json(out.into()))
+}
+
+/// Who is on duty for an organisation.
+#[derive(Serialize, ToSchema)]
+pub struct DutyOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub org_id: crate::domain::OrgId,
+    #[schema(max_length = 100)]
+    pub org_name: String,
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub user_id: crate::domain::UserId,
+    #[schema(max_length = 100)]
+    pub user_name: String,
+    #[schema(max_length = 40)]
+    pub since: String,
+}
+
+impl From<Duty> for DutyOut {
+    fn from(d: Duty) -> Self {
+        Self {
+            org_id: d.org_id,
+            org_name: d.org_name,
+            user_id: d.user_id,
+            user_name: d.user_name,
+            since: rfc3339(d.since),
+        }
+    }
+}
+
+/// Who is on duty in an incident, per organisation.
+#[utoipa::path(get, path = "/api/v1/incidents/{incident}/duty",
+    params(("incident" = String, Path)),
+    responses((status = 200, body = Vec<DutyOut>), (status = 400), (status = 401), (status = 404)))]
+pub async fn duty(
+    State(app): State<App>,
+    c: Caller,
+    Path(incident): Path<String>,
+) -> AppResult<Json<Vec<DutyOut>>> {
+    let d = app.duty(&c.s.actor, parse_id(&incident)?).await?;
+    Ok(Json(d.into_iter().map(DutyOut::from).collect()))
+}
+
+/// Takes duty for the caller's organisation when nobody holds it (409 while someone else does:
+/// a handoff moves it).
+#[utoipa::path(post, path = "/api/v1/incidents/{incident}/duty",
+    params(("incident" = String, Path)),
+    responses((status = 200, body = Vec<DutyOut>), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn take_duty(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(incident): Path<String>,
+) -> AppResult<Json<Vec<DutyOut>>> {
+    c.check_csrf(&headers)?;
+    let d = app.take_duty(&c.s.actor, parse_id(&incident)?).await?;
+    Ok(Json(d.into_iter().map(DutyOut::from).collect()))
 }

@@ -1255,3 +1255,19 @@ pub async fn item_status(
         serde_json::json!({"id": item}),
     ))
 }
+
+/// Takes duty for one's organisation in an incident (the room header's button).
+pub async fn duty_take(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    w: Write<super::pages::CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let Write { s, headers, .. } = w;
+    app.take_duty(&s.actor, room).await?;
+    Ok(super::pages::written(
+        &headers,
+        format!("/rooms/{room}#duty"),
+        serde_json::json!({"ok": true}),
+    ))
+}

@@ -131,6 +131,7 @@ pub fn router(app: App) -> Router {
         .route("/incidents/{room}/join", post(incident_pages::incident_join))
         .route("/incidents/{room}/reports", post(incident_pages::report_create))
         .route("/incidents/{room}/items", post(incident_pages::item_create))
+        .route("/incidents/{room}/duty", post(incident_pages::duty_take))
         .route("/incidents/{room}/items/{item}/status", post(incident_pages::item_status))
         .route("/incidents/{room}/shelters", post(incident_pages::adhoc_create))
         .route("/incidents/{room}/shelters/{shelter}", get(incident_pages::shelter_page))

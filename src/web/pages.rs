@@ -574,6 +574,11 @@ impl RoomTemplate {
         }
         out
     }
+    /// Whether nobody of the viewer's organisation is on duty (they may take it).
+    fn duty_free(&self) -> bool {
+        let org = self.my_org();
+        self.p.duty.iter().all(|d| d.org_id != org)
+    }
     /// How many items are still open.
     fn open_items(&self) -> i64 {
         self.p

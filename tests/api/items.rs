@@ -297,3 +297,115 @@ async fn the_room_sidebar_adds_an_item_from_a_message_and_closes_it_without_java
     let page = pref.get(&format!("/rooms/{room}")).await;
     assert!(!page.body.contains("item_from=") && !page.body.contains("id=\"items\""));
 }
+
+#[tokio::test]
+async fn the_opener_holds_duty_others_take_it_once_per_organisation() {
+    let w = World::new().await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = open_incident(&mut pref, "高潮", &["toba"], "").await;
+    let path = format!("/api/v1/incidents/{incident}/duty");
+    let token = token_for(&w.t, "mie.info").await;
+    let mut c = w.t.client();
+    let d = call(&mut c, "GET", &path, &token, None, None).await.json();
+    assert_eq!(d.as_array().map(Vec::len), Some(1), "{d}");
+    assert_eq!(d[0]["org_name"], "三重県");
+    assert_eq!(d[0]["user_name"], "mie.info さん");
+    // 鳥羽市 has nobody on duty: its member sees the button and takes it through the form.
+    let mut toba = w.t.login("toba.info").await;
+    let page = toba.get(&format!("/rooms/{incident}")).await;
+    assert!(
+        page.body.contains("自分の組織の当番を引き受ける"),
+        "{}",
+        page.body
+    );
+    let r = toba.post(&format!("/incidents/{incident}/duty"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = toba.get(&format!("/rooms/{incident}")).await;
+    assert!(!page.body.contains("自分の組織の当番を引き受ける"));
+    assert!(
+        page.body.contains("<strong>toba.info さん</strong>"),
+        "{}",
+        page.body
+    );
+    // Taking it again is a no-op; someone else of 鳥羽市 is refused until a handoff.
+    let toba_token = token_for(&w.t, "toba.info").await;
+    let r = call(&mut c, "POST", &path, &toba_token, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let other = token_for(&w.t, "toba.admin").await;
+    let r = call(&mut c, "POST", &path, &other, None, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("引継ぎ"), "{}", r.body);
+    // Someone outside the incident learns nothing; another of the prefecture is refused too.
+    let tsu = token_for(&w.t, "tsu.info").await;
+    assert_eq!(
+        call(&mut c, "GET", &path, &tsu, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let admin = token_for(&w.t, "admin").await;
+    assert_eq!(
+        call(&mut c, "POST", &path, &admin, None, None).await.status,
+        StatusCode::CONFLICT
+    );
+    let d = call(&mut c, "GET", &path, &token, None, None).await.json();
+    let holders: Vec<_> = d
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|x| (x["org_name"].clone(), x["user_name"].clone()))
+        .collect();
+    assert_eq!(
+        holders,
+        vec![
+            (
+                serde_json::json!("三重県"),
+                serde_json::json!("mie.info さん")
+            ),
+            (
+                serde_json::json!("鳥羽市"),
+                serde_json::json!("toba.info さん")
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_of_one_organisation_taking_duty_at_once_leave_exactly_one_on_duty() {
+    let w = World::new().await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = open_incident(&mut pref, "土砂災害警戒", &["toba"], "").await;
+    let path = format!("/api/v1/incidents/{incident}/duty");
+    let (a, b) = (
+        token_for(&w.t, "toba.info").await,
+        token_for(&w.t, "toba.admin").await,
+    );
+    let (ra, rb) = tokio::join!(
+        {
+            let mut c = w.t.client();
+            let (p, t) = (path.clone(), a.clone());
+            async move { call(&mut c, "POST", &p, &t, None, None).await.status }
+        },
+        {
+            let mut c = w.t.client();
+            let (p, t) = (path.clone(), b.clone());
+            async move { call(&mut c, "POST", &p, &t, None, None).await.status }
+        }
+    );
+    let mut got = [ra, rb];
+    got.sort();
+    assert_eq!(got, [StatusCode::OK, StatusCode::CONFLICT]);
+    let mut c = w.t.client();
+    let d = call(&mut c, "GET", &path, &a, None, None).await.json();
+    let toba: Vec<_> = d
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|x| x["org_name"] == "鳥羽市")
+        .collect();
+    assert_eq!(toba.len(), 1, "{d}");
+    let winner = if ra == StatusCode::OK {
+        "toba.info さん"
+    } else {
+        "toba.admin さん"
+    };
+    assert_eq!(toba[0]["user_name"], winner);
+}

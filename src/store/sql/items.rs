@@ -46,8 +46,73 @@ fn item_row(r: &AnyRow) -> StoreResult<Item> {
     })
 }
 
+/// Makes `user` the one on duty for `org` unless someone is; whether they took it.
+pub(super) async fn take_duty_in(
+    tx: &mut Tx<'_>,
+    incident: RoomId,
+    org: OrgId,
+    user: UserId,
+    now: Millis,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO duty (incident_id, org_id, user_id, since) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(incident.to_string())
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let took = r.rows_affected() > 0;
+    if took {
+        insert_record_entry(tx, EntryKind::Duty, incident, &org.to_string(), now).await?;
+    }
+    Ok(took)
+}
+
 #[async_trait]
 impl ItemStore for SqlStore {
+    async fn duty(&self, incident: RoomId) -> StoreResult<Vec<Duty>> {
+        let rows = sqlx::query(
+            "SELECT d.org_id, o.name AS org_name, d.user_id, u.display_name AS user_name, d.since \
+             FROM duty d JOIN orgs o ON o.id = d.org_id JOIN users u ON u.id = d.user_id \
+             WHERE d.incident_id = $1 ORDER BY o.name",
+        )
+        .bind(incident.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Duty {
+                    org_id: id(r, "org_id")?,
+                    org_name: r.try_get("org_name")?,
+                    user_id: id(r, "user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    since: r.try_get("since")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn take_duty(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        user: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let took = take_duty_in(&mut tx, incident, org, user, now).await?;
+        if took {
+            commit_audited(tx, audit).await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(took)
+    }
+
     async fn create_item(
         &self,
         item: NewItem,

@@ -750,6 +750,15 @@ impl IncidentStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         add_member(&mut tx, rid, inc.opener, RoomRole::Owner, false, now).await?;
+        // Whoever opens the incident is on duty for their organisation.
+        let opener_org: Option<String> =
+            sqlx::query_scalar("SELECT org_id FROM users WHERE id = $1")
+                .bind(inc.opener.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(org) = opener_org.and_then(|o| o.parse().ok()) {
+            super::items::take_duty_in(&mut tx, rid, org, inc.opener, now).await?;
+        }
         for org in &inc.orgs {
             add_org_to_room(&mut tx, rid, *org, now).await?;
         }
