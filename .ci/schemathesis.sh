@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 py_ensure schemathesis
 schemathesis="$py_scripts/schemathesis"
 cargo build -q --bin sonae
+sonae="${CARGO_TARGET_DIR:-target}/debug/sonae"
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-./target/debug/sonae --data-dir "$data" demo >/dev/null
-token=$(./target/debug/sonae --data-dir "$data" token --login admin --name schemathesis | tail -n 1)
-./target/debug/sonae --data-dir "$data" --bind "127.0.0.1:$port" >"$data/server.log" 2>&1 &
+"$sonae" --data-dir "$data" demo >/dev/null
+token=$("$sonae" --data-dir "$data" token --login admin --name schemathesis | tail -n 1)
+"$sonae" --data-dir "$data" --bind "127.0.0.1:$port" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 # Wait for the server (python, not curl: one tool less to need on a fresh machine).
