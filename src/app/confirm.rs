@@ -40,6 +40,7 @@ pub struct Broadcasted {
 /// Who has read a message: counts for every member, names for its sender.
 #[derive(Debug, Clone)]
 pub struct Reads {
+    pub message: crate::store::Message,
     pub read: usize,
     /// Members besides the author.
     pub members: usize,
@@ -133,37 +134,6 @@ impl Matrix {
         out.sort();
         out.dedup();
         out
-    }
-
-    /// The not-yet list as CSV (UTF-8 with a byte-order mark, so spreadsheet software in
-    /// Japan opens it right): name, kind, room, state, due time.
-    pub fn pending_csv(&self, t: &crate::i18n::Tr) -> AppResult<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-        let head = [
-            t.t("ui-confirm-addressee"),
-            t.t("ui-confirm-kind"),
-            t.t("ui-room"),
-            t.t("ui-status"),
-            t.t("ui-confirm-due"),
-        ];
-        w.write_record(&head)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        for r in self.pending() {
-            let kind = match r.target {
-                ConfirmTarget::Org(_) => t.t("ui-organisation"),
-                ConfirmTarget::User(_) => t.t("ui-person"),
-            };
-            let state = t.t(if self.is_overdue(r) {
-                "ui-confirm-overdue"
-            } else {
-                "ui-confirm-pending"
-            });
-            let due = r.due_at.map(|d| t.time(d)).unwrap_or_default();
-            w.write_record([r.name.as_str(), &kind, &r.room_name, &state, &due])
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-        }
-        w.into_inner()
-            .map_err(|e| AppError::Internal(e.to_string()))
     }
 }
 
@@ -410,27 +380,23 @@ impl App {
             }
         }
         // With confirmation asked, each copy must have someone to ask: check them all first.
-        if b.confirm {
-            for (room, ask) in plan.iter_mut() {
+        let mut specs = Vec::with_capacity(plan.len());
+        for (room, ask) in plan.iter_mut() {
+            specs.push(if b.confirm {
                 ask.due_at = b.due_at;
                 ask.broadcast = Some(id);
-                self.confirm_spec(actor, *room, ask).await?;
-            }
+                Some(self.confirm_spec(actor, *room, ask).await?)
+            } else {
+                None
+            });
         }
         let short = hex::encode(&digest[..12]);
         let mut copies = Vec::with_capacity(plan.len());
         let mut replayed = true;
-        for (room, ask) in &plan {
+        for ((room, _), spec) in plan.iter().zip(specs) {
             let copy_key = IdemKey::parse(&format!("bc:{short}:{room}"))?;
             let Written { value, replayed: r } = self
-                .post_asking(
-                    actor,
-                    *room,
-                    &b.body,
-                    None,
-                    copy_key,
-                    b.confirm.then_some(ask),
-                )
+                .post_with(actor, *room, &b.body, None, copy_key, spec)
                 .await?;
             replayed &= r;
             copies.push((*room, value));
@@ -491,6 +457,7 @@ impl App {
                 .collect()
         });
         Ok(Reads {
+            message: m,
             read,
             members: total,
             who,

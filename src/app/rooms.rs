@@ -338,6 +338,20 @@ impl App {
             }
             None => None,
         };
+        self.post_with(actor, room, body, reply_to, key, confirm)
+            .await
+    }
+
+    /// Posts a message with its addressees already checked (see `confirm_spec`).
+    pub(super) async fn post_with(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        body: &str,
+        reply_to: Option<MessageId>,
+        key: IdemKey,
+        confirm: Option<crate::store::ConfirmSpec>,
+    ) -> AppResult<Written<MessageId>> {
         let idem = Idem {
             user_id: actor.user.id,
             key,

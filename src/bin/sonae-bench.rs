@@ -167,6 +167,54 @@ fn v<T>(r: Result<T, Invalid>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// An organisation for a bench.
+async fn bench_org(
+    store: &dyn sonae::store::Store,
+    slug: &str,
+    name: &str,
+    kind: OrgKind,
+    now: i64,
+) -> anyhow::Result<sonae::store::Org> {
+    Ok(store
+        .create_org(
+            NewOrg {
+                slug: v(OrgSlug::parse(slug))?,
+                name: v(DisplayName::parse(name))?,
+                kind,
+                lg_code: None,
+            },
+            now,
+            audit(now),
+        )
+        .await?)
+}
+
+/// A member (no password: benches log in by session rows) of `org`.
+async fn bench_user(
+    store: &dyn sonae::store::Store,
+    org: OrgId,
+    login: &str,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<sonae::store::User> {
+    Ok(store
+        .create_user(
+            NewUser {
+                org_id: org,
+                login: v(LoginId::parse(login))?,
+                display_name: v(DisplayName::parse(name))?,
+                email: None,
+                role: Role::Member,
+                lang: None,
+                password_hash: None,
+            },
+            None,
+            now,
+            audit(now),
+        )
+        .await?)
+}
+
 async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow::Result<Bench> {
     let dir = std::env::temp_dir().join(format!("sonae-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
@@ -201,37 +249,18 @@ async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow
     store.migrate().await?;
     let app = App::new(store.clone(), Arc::new(SystemClock), Config::default()).await;
     let now = millis(SystemClock.now());
-    let org = store
-        .create_org(
-            NewOrg {
-                slug: v(OrgSlug::parse("bench-org"))?,
-                name: v(DisplayName::parse("負荷試験"))?,
-                kind: OrgKind::Other,
-                lg_code: None,
-            },
-            now,
-            audit(now),
-        )
-        .await?;
+    let org = bench_org(store.as_ref(), "bench-org", "負荷試験", OrgKind::Other, now).await?;
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..users {
-        let u = store
-            .create_user(
-                NewUser {
-                    org_id: org.id,
-                    login: v(LoginId::parse(&format!("bench{i:05}")))?,
-                    display_name: v(DisplayName::parse(&format!("試験ユーザー{i}")))?,
-                    email: None,
-                    role: Role::Member,
-                    lang: None,
-                    password_hash: None,
-                },
-                None,
-                now,
-                audit(now),
-            )
-            .await?;
+        let u = bench_user(
+            store.as_ref(),
+            org.id,
+            &format!("bench{i:05}"),
+            &format!("試験ユーザー{i}"),
+            now,
+        )
+        .await?;
         let token = sonae::app::random_token();
         store
             .create_session(
@@ -562,36 +591,24 @@ async fn bench_matrix(
     let mut room_ids = Vec::new();
     let mut first_members = Vec::new();
     for r in 0..rooms {
-        let org = store
-            .create_org(
-                NewOrg {
-                    slug: v(OrgSlug::parse(&format!("bench-town-{r:03}")))?,
-                    name: v(DisplayName::parse(&format!("試験町{r:03}")))?,
-                    kind: OrgKind::Municipality,
-                    lg_code: None,
-                },
-                now,
-                audit(now),
-            )
-            .await?;
+        let org = bench_org(
+            store.as_ref(),
+            &format!("bench-town-{r:03}"),
+            &format!("試験町{r:03}"),
+            OrgKind::Municipality,
+            now,
+        )
+        .await?;
         let mut people = Vec::new();
         for m in 0..members {
-            let u = store
-                .create_user(
-                    NewUser {
-                        org_id: org.id,
-                        login: v(LoginId::parse(&format!("town{r:03}.m{m:03}")))?,
-                        display_name: v(DisplayName::parse(&format!("町{r}の職員{m}")))?,
-                        email: None,
-                        role: Role::Member,
-                        lang: None,
-                        password_hash: None,
-                    },
-                    None,
-                    now,
-                    audit(now),
-                )
-                .await?;
+            let u = bench_user(
+                store.as_ref(),
+                org.id,
+                &format!("town{r:03}.m{m:03}"),
+                &format!("町{r}の職員{m}"),
+                now,
+            )
+            .await?;
             people.push(u.id);
         }
         first_members.push(people[0]);
@@ -871,18 +888,14 @@ async fn bench_board(a: BoardArgs, pg: Option<&str>) -> anyhow::Result<()> {
         .flatten()
         .collect();
     let parsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let imported_org = store
-        .create_org(
-            NewOrg {
-                slug: v(OrgSlug::parse("import-bench"))?,
-                name: v(DisplayName::parse("取込計測市"))?,
-                kind: OrgKind::Municipality,
-                lg_code: None,
-            },
-            now,
-            audit(now),
-        )
-        .await?;
+    let imported_org = bench_org(
+        store.as_ref(),
+        "import-bench",
+        "取込計測市",
+        OrgKind::Municipality,
+        now,
+    )
+    .await?;
     let outcome = store
         .import_shelters(imported_org.id, rows, now, audit(now))
         .await?;

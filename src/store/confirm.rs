@@ -19,6 +19,15 @@ impl ConfirmTarget {
         }
     }
 
+    /// From its kind (`org`, `user`) and id; `None` when either is not one.
+    pub fn parse(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "org" => id.parse().ok().map(ConfirmTarget::Org),
+            "user" => id.parse().ok().map(ConfirmTarget::User),
+            _ => None,
+        }
+    }
+
     /// The organisation's or person's id.
     pub fn id_string(self) -> String {
         match self {

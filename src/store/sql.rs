@@ -42,6 +42,20 @@ pub struct SqlStore {
     reads: mpsc::Sender<ReadJob>,
 }
 
+/// Waits for the next job, then takes whatever else is already waiting, up to `max` in all
+/// (`None` once every sender is gone).
+async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let first = rx.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 /// A read position waiting for the read writer.
 struct ReadJob {
     room: RoomId,
@@ -58,14 +72,7 @@ const READ_BATCH_MAX: usize = 1024;
 /// one transaction, keeping the highest position per member, so readers never queue behind
 /// one another or hold up posts.
 async fn read_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<ReadJob>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < READ_BATCH_MAX {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&mut rx, READ_BATCH_MAX).await {
         let mut highest: std::collections::HashMap<(RoomId, UserId), i64> =
             std::collections::HashMap::new();
         for j in &batch {
@@ -147,14 +154,7 @@ const GROUP_COMMIT_MAX: usize = 128;
 /// Group commit: posts that arrive while the previous transaction is being made durable are
 /// written together and acknowledged after one fsync. A post is acknowledged only once committed.
 async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<PostJob>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&mut rx, GROUP_COMMIT_MAX).await {
         let mut tx = match begin_write(&writer, backend).await {
             Ok(tx) => tx,
             Err(e) => {

@@ -5,11 +5,11 @@ use super::parse_id;
 use crate::app::{App, Ask, Broadcast, Matrix, Reads};
 use crate::domain::{BroadcastId, Invalid, MessageId, RoomId};
 use crate::error::AppResult;
-use crate::store::{AskState, rfc3339};
+use crate::store::{AskState, ConfirmTarget, rfc3339};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -227,19 +227,35 @@ pub async fn remind(
     Ok(Json(RemindedOut { reminded }))
 }
 
-/// A CSV answer with a file name.
-pub fn csv_file(bytes: Vec<u8>, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+/// The not-yet list as CSV (UTF-8 with a byte-order mark, so spreadsheet software in
+/// Japan opens it right): name, kind, room, state, due time.
+fn not_confirmed_csv(m: &Matrix, t: &crate::i18n::Tr) -> AppResult<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let head = [
+        t.t("ui-confirm-addressee"),
+        t.t("ui-confirm-kind"),
+        t.t("ui-room"),
+        t.t("ui-status"),
+        t.t("ui-confirm-due"),
+    ];
+    w.write_record(&head)
+        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    for r in m.pending() {
+        let kind = match r.target {
+            ConfirmTarget::Org(_) => t.t("ui-organisation"),
+            ConfirmTarget::User(_) => t.t("ui-person"),
+        };
+        let state = t.t(if m.is_overdue(r) {
+            "ui-confirm-overdue"
+        } else {
+            "ui-confirm-pending"
+        });
+        let due = r.due_at.map(|d| t.time(d)).unwrap_or_default();
+        w.write_record([r.name.as_str(), &kind, &r.room_name, &state, &due])
+            .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    }
+    w.into_inner()
+        .map_err(|e| crate::error::AppError::Internal(e.to_string()))
 }
 
 /// Those who have not confirmed, as CSV (for the phone calls that remain).
@@ -254,7 +270,10 @@ pub async fn pending_csv(
     let m = app
         .confirm_matrix(&c.s.actor, parse_id(&room)?, parse_id(&message)?)
         .await?;
-    Ok(csv_file(m.pending_csv(&c.s.tr)?, "not-confirmed.csv"))
+    Ok(super::csv_file(
+        not_confirmed_csv(&m, &c.s.tr)?,
+        "not-confirmed.csv",
+    ))
 }
 
 /// One message to many organisations (their 受信窓口 rooms) and rooms.
@@ -368,7 +387,10 @@ pub async fn broadcast_pending_csv(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let m = app.broadcast_matrix(&c.s.actor, parse_id(&id)?).await?;
-    Ok(csv_file(m.pending_csv(&c.s.tr)?, "not-confirmed.csv"))
+    Ok(super::csv_file(
+        not_confirmed_csv(&m, &c.s.tr)?,
+        "not-confirmed.csv",
+    ))
 }
 
 /// A member who has or has not read a message.

@@ -26,12 +26,8 @@ pub struct AssigneeIn {
 
 impl AssigneeIn {
     fn target(&self) -> AppResult<ConfirmTarget> {
-        let bad = || Invalid::new("assignee", "err-item-assignee");
-        Ok(match self.kind.as_str() {
-            "org" => ConfirmTarget::Org(self.id.parse().map_err(|_| bad())?),
-            "user" => ConfirmTarget::User(self.id.parse().map_err(|_| bad())?),
-            _ => return Err(bad().into()),
-        })
+        ConfirmTarget::parse(&self.kind, &self.id)
+            .ok_or_else(|| Invalid::new("assignee", "err-item-assignee").into())
     }
 }
 

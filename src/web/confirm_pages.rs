@@ -179,7 +179,6 @@ pub async fn broadcast_remind(
 #[template(path = "reads.html")]
 struct ReadsPage {
     ctx: Ctx,
-    message: Message,
     r: Reads,
 }
 
@@ -192,10 +191,8 @@ pub async fn reads(
     let room: RoomId = parse_id(&room)?;
     let msg: MessageId = parse_id(&msg)?;
     let r = app.reads(&s.actor, room, msg).await?;
-    let message = app.message(&s.actor, room, msg).await?;
     Ok(ReadsPage {
         ctx: Ctx::new(&app, &s, s.tr.t("ui-read-title")).await?,
-        message,
         r,
     }
     .into_response())
@@ -211,44 +208,55 @@ struct BroadcastForm {
     body: String,
 }
 
-/// The form for posting to many organisations and rooms.
-pub async fn broadcast_new(State(app): State<App>, s: Session) -> AppResult<Response> {
+/// The broadcast form, with what was typed and why it was refused when it was.
+async fn broadcast_form(
+    app: &App,
+    s: &Session,
+    error: Option<String>,
+    body: String,
+) -> AppResult<BroadcastForm> {
     let (orgs, rooms) = app.broadcast_targets(&s.actor).await?;
     Ok(BroadcastForm {
-        ctx: Ctx::new(&app, &s, s.tr.t("ui-broadcast")).await?,
+        ctx: Ctx::new(app, s, s.tr.t("ui-broadcast")).await?,
         orgs,
         rooms,
-        error: None,
-        body: String::new(),
-    }
-    .into_response())
+        error,
+        body,
+    })
 }
 
-/// Posts a broadcast from the form: `body`, `org.<id>` and `room.<id>` checkboxes, `confirm`,
-/// `due` (a local time) and `idem`.
+/// The form for posting to many organisations and rooms.
+pub async fn broadcast_new(State(app): State<App>, s: Session) -> AppResult<Response> {
+    Ok(broadcast_form(&app, &s, None, String::new())
+        .await?
+        .into_response())
+}
+
+/// A broadcast from the form's fields: `body`, `org.<id>` and `room.<id>` checkboxes,
+/// `confirm` and `due` (a local time).
+fn broadcast_of(app: &App, form: &HashMap<String, String>) -> AppResult<Broadcast> {
+    Ok(Broadcast {
+        body: form.get("body").cloned().unwrap_or_default(),
+        orgs: checked_ids(form, "org.", Invalid::new("orgs", "err-broadcast-org"))?,
+        rooms: checked_ids(form, "room.", Invalid::new("rooms", "err-broadcast-room"))?,
+        confirm: form.get("confirm").is_some_and(|v| !v.is_empty()),
+        due_at: app.local_time(form.get("due").map(String::as_str).unwrap_or(""), "due_at")?,
+    })
+}
+
+/// Posts a broadcast from the form (with its `idem` key); a refused one shows the form again.
 pub async fn broadcast_create(
     State(app): State<App>,
     w: Write<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let Write { s, form, headers } = w;
     let key = idem_key(&headers, form.get("idem").map(String::as_str))?;
-    let mut b = Broadcast {
-        body: form.get("body").cloned().unwrap_or_default(),
-        confirm: form.get("confirm").is_some_and(|v| !v.is_empty()),
-        ..Broadcast::default()
-    };
-    let parsed = (|| -> AppResult<()> {
-        b.orgs = checked_ids(&form, "org.", Invalid::new("orgs", "err-broadcast-org"))?;
-        b.rooms = checked_ids(&form, "room.", Invalid::new("rooms", "err-broadcast-room"))?;
-        b.due_at = app.local_time(form.get("due").map(String::as_str).unwrap_or(""), "due_at")?;
-        Ok(())
-    })();
-    let result = match parsed {
-        Ok(()) => app.broadcast(&s.actor, &b, key).await,
+    let result = match broadcast_of(&app, &form) {
+        Ok(b) => app.broadcast(&s.actor, &b, key).await.map(|sent| (b, sent)),
         Err(e) => Err(e),
     };
     match result {
-        Ok(sent) => {
+        Ok((b, sent)) => {
             let to = if b.confirm {
                 format!("/broadcasts/{}", sent.id)
             } else {
@@ -263,17 +271,9 @@ pub async fn broadcast_create(
                 serde_json::json!({"broadcast_id": sent.id, "copies": sent.copies.len()}),
             ))
         }
-        // Invalid input: the form again, with what was typed and why it was refused.
         Err(AppError::Invalid(e)) if !wants_json(&headers, "") => {
-            let (orgs, rooms) = app.broadcast_targets(&s.actor).await?;
-            let mut page = BroadcastForm {
-                ctx: Ctx::new(&app, &s, s.tr.t("ui-broadcast")).await?,
-                orgs,
-                rooms,
-                error: Some(s.tr.t(e.key)),
-                body: b.body,
-            };
-            page.ctx.title = s.tr.t("ui-broadcast");
+            let body = form.get("body").cloned().unwrap_or_default();
+            let page = broadcast_form(&app, &s, Some(s.tr.t(e.key)), body).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),

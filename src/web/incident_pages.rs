@@ -286,17 +286,7 @@ pub async fn board_csv(
     let room = parse_id(&room)?;
     let b = app.board(&s.actor, room, &q.query()).await?;
     let out = board_csv_bytes(&s.tr, &b)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"shelters-{room}.csv\""),
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(super::csv_file(out, &format!("shelters-{room}.csv")))
 }
 
 /// Adds an ad hoc shelter from the board; then its report form.
@@ -1187,14 +1177,14 @@ pub struct ItemFields {
 
 /// `org:<id>` or `user:<id>` (empty: nobody).
 fn assignee_field(s: &str) -> AppResult<Option<crate::store::ConfirmTarget>> {
-    use crate::store::ConfirmTarget;
-    let bad = || AppError::from(Invalid::new("assignee", "err-item-assignee"));
-    match s.trim().split_once(':') {
-        None if s.trim().is_empty() => Ok(None),
-        Some(("org", id)) => Ok(Some(ConfirmTarget::Org(id.parse().map_err(|_| bad())?))),
-        Some(("user", id)) => Ok(Some(ConfirmTarget::User(id.parse().map_err(|_| bad())?))),
-        _ => Err(bad()),
+    if s.trim().is_empty() {
+        return Ok(None);
     }
+    s.trim()
+        .split_once(':')
+        .and_then(|(kind, id)| crate::store::ConfirmTarget::parse(kind, id))
+        .map(Some)
+        .ok_or_else(|| Invalid::new("assignee", "err-item-assignee").into())
 }
 
 /// Adds an open item from the room's sidebar form.

@@ -48,6 +48,23 @@ fn parse_id<T: std::str::FromStr>(s: &str) -> crate::error::AppResult<T> {
     s.parse().map_err(|_| crate::error::AppError::NotFound)
 }
 
+/// A CSV download named `name`.
+fn csv_file(bytes: Vec<u8>, name: &str) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// The whole application as a router; tests and `serve` use the same.
 pub fn router(app: App) -> Router {
     let errors = middleware::from_fn_with_state(app.clone(), render_errors);

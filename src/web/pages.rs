@@ -550,13 +550,9 @@ impl RoomTemplate {
     }
     /// Organisations of the room's members other than the viewer's, for 要確認.
     fn other_orgs(&self) -> Vec<(OrgId, &str)> {
-        let mine = self.ctx.me.as_ref().map(|u| u.org_id);
-        let mut out: Vec<(OrgId, &str)> = Vec::new();
-        for m in &self.p.members {
-            if Some(m.org_id) != mine && out.iter().all(|(o, _)| *o != m.org_id) {
-                out.push((m.org_id, m.org_name.as_str()));
-            }
-        }
+        let mine = self.my_org();
+        let mut out = self.room_orgs();
+        out.retain(|(o, _)| *o != mine);
         out
     }
     /// Members other than the viewer, for 要確認 of a person.

@@ -155,12 +155,20 @@ const ROW_JOINS: &str = "JOIN confirm_requests cr ON cr.message_id = t.message_i
     LEFT JOIN users u ON t.target_kind = 'user' AND u.id = t.target_id \
     LEFT JOIN users cu ON cu.id = t.confirmed_by";
 
+/// The addressee in columns `<prefix>_kind` and `<prefix>_id` (both NULL: none).
+pub(super) fn target_cols(r: &AnyRow, prefix: &str) -> StoreResult<Option<ConfirmTarget>> {
+    let kind: Option<String> = r.try_get(format!("{prefix}_kind").as_str())?;
+    let tid: Option<String> = r.try_get(format!("{prefix}_id").as_str())?;
+    match (kind, tid) {
+        (Some(k), Some(i)) => ConfirmTarget::parse(&k, &i)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad {prefix}: {k} {i}"))),
+        _ => Ok(None),
+    }
+}
+
 fn target_of(r: &AnyRow) -> StoreResult<ConfirmTarget> {
-    let kind: String = r.try_get("target_kind")?;
-    Ok(match kind.as_str() {
-        "org" => ConfirmTarget::Org(id(r, "target_id")?),
-        _ => ConfirmTarget::User(id(r, "target_id")?),
-    })
+    target_cols(r, "target")?.ok_or_else(|| StoreError::Corrupt("addressee missing".into()))
 }
 
 fn confirm_row(r: &AnyRow) -> StoreResult<ConfirmRow> {

@@ -11,25 +11,13 @@ const ITEM_JOINS: &str = "LEFT JOIN orgs ao ON i.assignee_kind = 'org' AND ao.id
     LEFT JOIN users cu ON cu.id = i.created_by \
     LEFT JOIN users uu ON uu.id = i.updated_by";
 
-fn bad_id(e: uuid::Error) -> StoreError {
-    StoreError::Corrupt(format!("bad id: {e}"))
-}
-
-fn assignee(kind: Option<String>, id_: Option<String>) -> StoreResult<Option<ConfirmTarget>> {
-    Ok(match (kind.as_deref(), id_) {
-        (Some("org"), Some(i)) => Some(ConfirmTarget::Org(i.parse().map_err(bad_id)?)),
-        (Some("user"), Some(i)) => Some(ConfirmTarget::User(i.parse().map_err(bad_id)?)),
-        _ => None,
-    })
-}
-
 fn item_row(r: &AnyRow) -> StoreResult<Item> {
     Ok(Item {
         id: id(r, "id")?,
         incident: id(r, "incident_id")?,
         title: r.try_get("title")?,
         details: r.try_get("details")?,
-        assignee: assignee(r.try_get("assignee_kind")?, r.try_get("assignee_id")?)?,
+        assignee: super::confirm::target_cols(r, "assignee")?,
         assignee_name: r.try_get("assignee_name")?,
         due_at: r.try_get("due_at")?,
         status: ItemStatus::parse(&r.try_get::<String, _>("status")?).map_err(corrupt)?,
@@ -210,7 +198,7 @@ impl ItemStore for SqlStore {
         let incident: RoomId = incident
             .ok_or(StoreError::NotFound)?
             .parse()
-            .map_err(bad_id)?;
+            .map_err(|_| StoreError::Corrupt("bad incident id of an item".into()))?;
         // Each field is set only when given; unchanged ones keep their value.
         let mut q = Built::new("UPDATE open_items SET updated_by = ");
         q.bind_str(by.to_string());
