@@ -161,6 +161,15 @@ pub struct ServeArgs {
         default_value_t = 180
     )]
     pub stale_report_minutes: i64,
+    /// A handoff not acknowledged for this many minutes is escalated to the incident's
+    /// managers (inbox, and e-mail where a relay is configured).
+    #[arg(
+        long,
+        global = true,
+        env = "SONAE_HANDOFF_ESCALATE_MINUTES",
+        default_value_t = 30
+    )]
+    pub handoff_escalate_minutes: i64,
     /// Map address for coordinates, with `{lat}` and `{lon}` (empty: no map links). Closed
     /// networks point it at a map server they can reach.
     #[arg(
@@ -187,6 +196,8 @@ pub struct Config {
     pub keepalive: std::time::Duration,
     /// An open shelter unreported for longer than this is stale.
     pub stale_after: time::Duration,
+    /// A handoff waiting longer than this is escalated to the incident's managers.
+    pub handoff_escalate_after: time::Duration,
     /// Where uploaded files live (`<data-dir>/files` or a bucket).
     pub files: crate::files::Files,
     /// Map address template for coordinates (`{lat}`, `{lon}`); empty: no links.
@@ -211,6 +222,7 @@ impl Config {
                 .unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::minutes(args.stale_report_minutes.max(1)),
+            handoff_escalate_after: time::Duration::minutes(args.handoff_escalate_minutes.max(1)),
             files: crate::files::Files::Local(PathBuf::from("data/files")),
             map_url: args.map_url.trim().to_string(),
         }
@@ -229,6 +241,7 @@ impl Default for Config {
             tz: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
             keepalive: std::time::Duration::from_secs(15),
             stale_after: time::Duration::hours(3),
+            handoff_escalate_after: time::Duration::minutes(30),
             files: crate::files::Files::Local(std::env::temp_dir().join("sonae-files")),
             map_url: "https://maps.gsi.go.jp/#17/{lat}/{lon}/".into(),
         }

@@ -420,7 +420,7 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
         }
     }
     broadcast(app, &pref_info, &muni_info).await?;
-    incident(app, &pref_info, &muni_info, at).await?;
+    incident(app, &pref_info, &pref_chief, &muni_info, at).await?;
     let _ = admin;
     Ok(())
 }
@@ -526,6 +526,7 @@ const TOBA_SHELTERS: &str = include_str!("demo_data/gsi_evacuation_242110.json")
 async fn incident(
     app: &App,
     pref_info: &crate::store::User,
+    pref_chief: &crate::store::User,
     muni_info: &[(String, crate::store::User)],
     mut at: i64,
 ) -> anyhow::Result<()> {
@@ -905,5 +906,202 @@ async fn incident(
         .map_err(|e| anyhow::anyhow!("demo photo: {e}"))?;
     }
     let _ = at;
+    handoffs(app, room, opened_at, pref_info, pref_chief, &toba).await
+}
+
+/// Open items and the prefecture's shifts in the incident: two handoffs acknowledged (one
+/// after a question), and one handed over 40 minutes ago still waiting for acknowledgement.
+async fn handoffs(
+    app: &App,
+    room: RoomId,
+    opened_at: i64,
+    day: &crate::store::User,
+    night: &crate::store::User,
+    toba: &crate::store::User,
+) -> anyhow::Result<()> {
+    use crate::store::{ConfirmTarget, ItemAct, ItemChange, NewHandoff, NewItem};
+    let store = &app.store;
+    let now = millis(crate::clock::Clock::now(&SystemClock));
+    let h = 3_600_000;
+    let key = |what: &str| {
+        v(IdemKey::parse(&format!(
+            "demo-{what}-{}",
+            uuid::Uuid::new_v4().simple()
+        )))
+    };
+    let mut items = Vec::new();
+    for (title, details, assignee, hours) in [
+        (
+            "答志島へ給水車を手配",
+            "定期船の運航再開を確認してから。県の備蓄から2台。",
+            Some(ConfirmTarget::Org(toba.org_id)),
+            2,
+        ),
+        (
+            "安楽島小学校へ毛布30枚",
+            "満員のため隣の公民館にも配る。",
+            Some(ConfirmTarget::Org(toba.org_id)),
+            21,
+        ),
+        ("国道167号の倒木 撤去状況の確認", "", None, 30),
+        ("伊勢市観光文化会館の発電機燃料", "", None, 3),
+    ] {
+        let at = opened_at + hours * h;
+        let id = store
+            .create_item(
+                NewItem {
+                    incident: room,
+                    title: v(ItemTitle::parse(title))?,
+                    details: v(ItemText::parse(details, "details"))?,
+                    assignee,
+                    due_at: None,
+                    message: None,
+                    by: day.id,
+                },
+                Idem {
+                    user_id: day.id,
+                    key: key("item")?,
+                },
+                at,
+                sys("item.create", at),
+            )
+            .await?
+            .value;
+        items.push((id, title, at));
+    }
+    // The generator's fuel arrived during the first night.
+    let fuel_done = opened_at + 16 * h;
+    store
+        .change_item(
+            items[3].0,
+            ItemChange {
+                status: Some((ItemStatus::Done, v(ItemText::parse("", "reason"))?)),
+                ..Default::default()
+            },
+            night.id,
+            fuel_done,
+            sys("item.change", fuel_done),
+        )
+        .await?;
+    // (from, to, hours after opening, minutes to acknowledge, items carried, question)
+    type Shift<'a> = (
+        &'a crate::store::User,
+        &'a crate::store::User,
+        i64,
+        Option<i64>,
+        usize,
+        Option<(&'a str, &'a str)>,
+    );
+    let shifts: [Shift; 3] = [
+        (day, night, 12, Some(25), 1, None),
+        (
+            night,
+            day,
+            24,
+            Some(40),
+            2,
+            Some((
+                "給水車は何時に着く予定ですか？",
+                "明朝7時の定期船で2台。鳥羽市が港で受け取ります。",
+            )),
+        ),
+        (day, night, 0, None, 3, None),
+    ];
+    let mut period_from = opened_at;
+    for (k, (from, to, hours, took, carried, question)) in shifts.into_iter().enumerate() {
+        let at = if took.is_some() {
+            opened_at + hours * h
+        } else {
+            now - 40 * 60_000
+        };
+        let carried_items: Vec<_> = items
+            .iter()
+            .take(carried)
+            .filter(|(id, _, _)| *id != items[3].0)
+            .map(|(id, title, created)| {
+                (
+                    *id,
+                    title.to_string(),
+                    if *created >= period_from {
+                        CarriedAs::New
+                    } else {
+                        CarriedAs::Carried
+                    },
+                )
+            })
+            .collect();
+        let facts = if took.is_none() {
+            let actor = crate::app::Actor {
+                user: from.clone(),
+                session_hash: String::new(),
+                address: String::new(),
+            };
+            app.handoff_draft(&actor, room)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo handoff draft: {e}"))?
+                .facts
+        } else {
+            crate::store::DraftFacts::default()
+        };
+        let summary = match k {
+            0 => "初日の日勤。鳥羽市・伊勢市・志摩市で避難所開設。答志島の給水が課題。",
+            1 => "夜間は大きな変化なし。安楽島小学校が満員、公民館へ誘導中。",
+            _ => "避難者は減少傾向。国道167号の倒木の撤去を確認中。給水車は到着済み。",
+        };
+        let hid = store
+            .create_handoff(
+                NewHandoff {
+                    incident: room,
+                    org: from.org_id,
+                    from: from.id,
+                    to: to.id,
+                    summary: v(ItemText::parse(summary, "summary"))?,
+                    risks: v(ItemText::parse(
+                        if k == 2 {
+                            "夕方から再び雨。土砂災害警戒情報に注意。"
+                        } else {
+                            ""
+                        },
+                        "risks",
+                    ))?,
+                    notes: v(ItemText::parse("", "notes"))?,
+                    facts,
+                    period_from,
+                    items: carried_items.clone(),
+                },
+                Idem {
+                    user_id: from.id,
+                    key: key("handoff")?,
+                },
+                at,
+                sys("handoff.create", at),
+            )
+            .await?
+            .value;
+        let Some(took) = took else { continue };
+        let mut t = at + 5 * 60_000;
+        if let Some((q, a)) = question {
+            let first = carried_items[0].0;
+            let q = ItemAct::Ask(v(ItemText::parse(q, "question"))?);
+            store.act_on_item(hid, first, q, to.id, t).await?;
+            t += 10 * 60_000;
+            let a = ItemAct::Answer(v(ItemText::parse(a, "answer"))?);
+            store.act_on_item(hid, first, a, from.id, t).await?;
+        }
+        for (item, _, _) in &carried_items {
+            t += 60_000;
+            store
+                .act_on_item(hid, *item, ItemAct::Acknowledge, to.id, t)
+                .await?;
+        }
+        let done = at + took * 60_000;
+        if let Err(refusal) = store
+            .complete_handoff(hid, None, done, sys("handoff.acknowledge", done))
+            .await?
+        {
+            anyhow::bail!("demo handoff not completed: {refusal:?}");
+        }
+        period_from = done;
+    }
     Ok(())
 }

@@ -18,6 +18,9 @@ pub enum AppError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with a message saying why (someone else's handoff).
+    #[error("forbidden: {0}")]
+    NotAllowed(&'static str),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -50,7 +53,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::NotAllowed(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,6 +69,7 @@ impl AppError {
             AppError::BadRequest(k) => ("bad_request", *k, None),
             AppError::Unauthorized => ("unauthorized", "err-unauthorized", None),
             AppError::Forbidden => ("forbidden", "err-forbidden", None),
+            AppError::NotAllowed(k) => ("forbidden", *k, None),
             AppError::NotFound => ("not_found", "err-not-found", None),
             AppError::Conflict(k) => ("conflict", *k, None),
             AppError::TooLarge => ("too_large", "err-too-large", None),

@@ -133,6 +133,21 @@ impl Tr {
 }
 
 /// The keys defined in a Fluent file's text (messages, not terms or attributes).
+/// The translation key naming a kind of inbox item.
+pub fn inbox_kind_key(kind: &str) -> &'static str {
+    match kind {
+        "mention" => "ui-inbox-mention",
+        "dm" => "ui-inbox-dm",
+        "invite" => "ui-inbox-invite",
+        "incident" => "ui-inbox-incident",
+        "confirm" => "ui-inbox-confirm",
+        "confirm_reminder" => "ui-inbox-confirm-reminder",
+        "handoff" => "ui-inbox-handoff",
+        "handoff_overdue" => "ui-inbox-handoff-overdue",
+        _ => "ui-inbox-other",
+    }
+}
+
 pub fn ftl_keys(source: &str) -> std::collections::BTreeSet<String> {
     source
         .lines()

@@ -45,18 +45,15 @@ impl Mailer {
 
     fn compose(&self, app: &App, item: &MailItem) -> anyhow::Result<Message> {
         let t = Tr::new(item.lang.unwrap_or_default(), app.config.tz);
-        let kind = match item.kind.as_str() {
-            "mention" => t.t("ui-inbox-mention"),
-            "dm" => t.t("ui-inbox-dm"),
-            "invite" => t.t("ui-inbox-invite"),
-            "incident" => t.t("ui-inbox-incident"),
-            "confirm" => t.t("ui-inbox-confirm"),
-            "confirm_reminder" => t.t("ui-inbox-confirm-reminder"),
-            _ => t.t("ui-inbox-other"),
-        };
+        let kind = t.t(crate::i18n::inbox_kind_key(&item.kind));
         let place = item.room_name.clone().unwrap_or_else(|| t.t("ui-dm"));
         let actor = item.actor_name.clone().unwrap_or_default();
         let link = match (item.room_id, item.message_id) {
+            _ if item.kind.starts_with("handoff") && item.ref_id.is_some() => format!(
+                "{}/handoffs/{}",
+                app.config.base_url,
+                item.ref_id.as_deref().unwrap_or_default()
+            ),
             (Some(r), Some(m)) => format!("{}/rooms/{r}/messages/{m}", app.config.base_url),
             (Some(r), None) => format!("{}/rooms/{r}", app.config.base_url),
             _ => format!("{}/inbox", app.config.base_url),

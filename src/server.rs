@@ -63,6 +63,19 @@ pub async fn serve(db: DbArgs, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    // Tell the managers about handoffs nobody acknowledged in time (claimed in the database,
+    // so several instances notify once).
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = app.escalate_handoffs().await {
+                    tracing::warn!(error = %e, "could not escalate waiting handoffs");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        });
+    }
     if let Some(url) = &args.smtp_url {
         let mailer = crate::mail::Mailer::new(url, &args.mail_from)?;
         app.mailer = Some(mailer.clone());

@@ -254,7 +254,7 @@ fn file_error(p: Problem) -> AppError {
 
 impl App {
     /// Whether the actor is the deployment admin.
-    fn is_deployment_admin(actor: &Actor) -> bool {
+    pub(super) fn is_deployment_admin(actor: &Actor) -> bool {
         actor.user.role == Role::DeploymentAdmin
     }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod confirm;
+mod handoffs;
 mod incidents;
 mod items;
 mod onboarding;
@@ -12,6 +13,7 @@ mod uploads;
 
 pub use accounts::*;
 pub use confirm::*;
+pub use handoffs::*;
 pub use incidents::*;
 pub use items::*;
 pub use onboarding::*;

@@ -34,6 +34,10 @@ pub struct RoomPage {
     pub items: Vec<crate::store::Item>,
     /// Who is on duty per organisation (incident rooms).
     pub duty: Vec<crate::store::Duty>,
+    /// Item and handoff events among the messages shown (incident rooms).
+    pub events: Vec<crate::store::IncidentEvent>,
+    /// Handoffs waiting for acknowledgement (incident rooms).
+    pub waiting: Vec<crate::store::Handoff>,
 }
 
 /// How a reconnecting stream resumes.
@@ -175,7 +179,7 @@ impl App {
         } else {
             (Vec::new(), Vec::new())
         };
-        let (incident, reports, photos) = if room.kind == RoomKind::Incident {
+        let (incident, reports, photos, events, waiting) = if room.kind == RoomKind::Incident {
             let from = if older.is_some() {
                 messages.first().map(|m| m.pos).unwrap_or(0)
             } else {
@@ -186,9 +190,11 @@ impl App {
                 Some(self.store.incident(room.id).await?),
                 self.store.reports_in_range(room.id, from, to, PAGE).await?,
                 self.store.photos_in_range(room.id, from, to, PAGE).await?,
+                self.store.events_in_range(room.id, from, to, PAGE).await?,
+                self.waiting_handoffs(room.id).await?,
             )
         } else {
-            (None, Vec::new(), Vec::new())
+            (None, Vec::new(), Vec::new(), Vec::new(), Vec::new())
         };
         if let Some(last) = messages.last() {
             if before.is_none() {
@@ -211,6 +217,8 @@ impl App {
             photos,
             items,
             duty,
+            events,
+            waiting,
         })
     }
 

@@ -61,4 +61,6 @@ id_type!(
     BroadcastId,
     /// An open item (a task or a thing to watch) of an incident.
     ItemId,
+    /// A shift handoff of an incident's duty for one organisation.
+    HandoffId,
 );

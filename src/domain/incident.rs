@@ -365,6 +365,27 @@ mod tests {
 }
 
 word_enum!(
+    /// How an item came to a handoff: added during the shift, changed during it, or carried
+    /// over unchanged.
+    CarriedAs, "change", "err-handoff-change" {
+        New = "new",
+        Changed = "changed",
+        Carried = "carried",
+    }
+);
+
+impl CarriedAs {
+    /// The translation key of its name.
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            CarriedAs::New => "ui-carried-new",
+            CarriedAs::Changed => "ui-carried-changed",
+            CarriedAs::Carried => "ui-carried-carried",
+        }
+    }
+}
+
+word_enum!(
     /// Where an open item stands: open, done, or dropped (with a reason).
     ItemStatus, "status", "err-item-status" {
         Open = "open",

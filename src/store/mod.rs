@@ -3,11 +3,13 @@
 
 mod confirm;
 pub mod copy;
+mod handoffs;
 mod incidents;
 mod items;
 mod sql;
 
 pub use confirm::*;
+pub use handoffs::*;
 pub use incidents::*;
 pub use items::*;
 
@@ -209,6 +211,9 @@ pub enum EntryKind {
     Item,
     /// Someone took duty in an incident (the organisation's id is the entry's record).
     Duty,
+    /// A handoff was handed over, asked about, answered, acknowledged or escalated (its id is
+    /// the entry's record).
+    Handoff,
 }
 
 impl EntryKind {
@@ -229,6 +234,7 @@ impl EntryKind {
             EntryKind::Confirmed => "confirmed",
             EntryKind::Item => "item",
             EntryKind::Duty => "duty",
+            EntryKind::Handoff => "handoff",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -248,6 +254,7 @@ impl EntryKind {
             "confirmed" => EntryKind::Confirmed,
             "item" => EntryKind::Item,
             "duty" => EntryKind::Duty,
+            "handoff" => EntryKind::Handoff,
             _ => return None,
         })
     }
@@ -279,6 +286,8 @@ pub struct InboxItem {
     pub room_id: Option<RoomId>,
     pub room_name: Option<String>,
     pub message_id: Option<MessageId>,
+    /// The record it is about when that is not a message (a handoff's id).
+    pub ref_id: Option<String>,
     pub excerpt: Option<String>,
     pub actor_name: Option<String>,
     pub created_at: Millis,
@@ -296,6 +305,8 @@ pub struct MailItem {
     pub room_id: Option<RoomId>,
     pub room_name: Option<String>,
     pub message_id: Option<MessageId>,
+    /// The record it is about when that is not a message (a handoff's id).
+    pub ref_id: Option<String>,
     pub excerpt: Option<String>,
 }
 
@@ -427,7 +438,9 @@ pub enum RoomChange {
 
 /// Persistence of everything Sonae keeps.
 #[async_trait]
-pub trait Store: IncidentStore + ConfirmStore + ItemStore + Send + Sync + 'static {
+pub trait Store:
+    IncidentStore + ConfirmStore + ItemStore + HandoffStore + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 type Tx<'a> = Transaction<'a, Any>;
 
 mod confirm;
+mod handoffs;
 mod items;
 mod shelters;
 
@@ -2427,7 +2428,7 @@ impl Store for SqlStore {
 
     async fn inbox(&self, user: UserId, limit: i64) -> StoreResult<Vec<InboxItem>> {
         let rows = sqlx::query(
-            "SELECT i.id, i.kind, i.room_id, r.name AS room_name, r.kind AS room_kind, i.message_id, m.body AS body, \
+            "SELECT i.id, i.kind, i.room_id, r.name AS room_name, r.kind AS room_kind, i.message_id, i.ref_id, m.body AS body, \
              m.deleted_at AS deleted, a.display_name AS actor_name, i.created_at, i.read_at \
              FROM inbox i LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
              LEFT JOIN users a ON a.id = i.actor_id WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.id DESC LIMIT $2",
@@ -2452,6 +2453,7 @@ impl Store for SqlStore {
                         room_name
                     },
                     message_id: opt_id(r, "message_id")?,
+                    ref_id: r.try_get("ref_id")?,
                     excerpt: body.filter(|_| !deleted).map(|b| excerpt(&b, 120)),
                     actor_name: r.try_get("actor_name")?,
                     created_at: r.try_get("created_at")?,
@@ -2500,7 +2502,7 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<MailItem>> {
         let rows = sqlx::query(
             "SELECT i.id, u.email, u.lang, i.kind, a.display_name AS actor_name, i.room_id, r.name AS room_name, \
-             r.kind AS room_kind, i.message_id, m.body AS body, m.deleted_at AS deleted \
+             r.kind AS room_kind, i.message_id, i.ref_id, m.body AS body, m.deleted_at AS deleted \
              FROM inbox i JOIN users u ON u.id = i.user_id LEFT JOIN users a ON a.id = i.actor_id \
              LEFT JOIN rooms r ON r.id = i.room_id LEFT JOIN messages m ON m.id = i.message_id \
              WHERE i.mailed_at IS NULL AND i.created_at >= $1 AND i.read_at IS NULL \
@@ -2541,6 +2543,7 @@ impl Store for SqlStore {
                     r.try_get("room_name")?
                 },
                 message_id: opt_id(r, "message_id")?,
+                ref_id: r.try_get("ref_id")?,
                 excerpt: body.filter(|_| !deleted).map(|b| excerpt(&b, 400)),
             });
         }

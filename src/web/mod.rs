@@ -2,12 +2,14 @@
 
 mod api;
 mod api_confirm;
+mod api_handoffs;
 mod api_incidents;
 mod api_items;
 mod api_photos;
 mod assets;
 mod confirm_pages;
 mod format;
+mod handoff_pages;
 mod incident_pages;
 mod pages;
 mod session;
@@ -149,6 +151,18 @@ pub fn router(app: App) -> Router {
         .route("/incidents/{room}/reports", post(incident_pages::report_create))
         .route("/incidents/{room}/items", post(incident_pages::item_create))
         .route("/incidents/{room}/duty", post(incident_pages::duty_take))
+        .route("/incidents/{room}/handoff/new", get(handoff_pages::new_handoff))
+        .route("/incidents/{room}/handoffs", get(handoff_pages::of_incident).post(handoff_pages::hand_over))
+        .route("/incidents/{room}/handoffs.csv", get(handoff_pages::incident_csv))
+        .route("/incidents/{room}/items/{item}", get(handoff_pages::item_history))
+        .route("/handoffs", get(handoff_pages::all))
+        .route("/handoffs.csv", get(handoff_pages::all_csv))
+        .route("/handoffs/{id}", get(handoff_pages::handoff))
+        .route("/handoffs/{id}/edit", post(handoff_pages::edit))
+        .route("/handoffs/{id}/acknowledge", post(handoff_pages::complete))
+        .route("/handoffs/{id}/items/{item}/acknowledge", post(handoff_pages::acknowledge_item))
+        .route("/handoffs/{id}/items/{item}/question", post(handoff_pages::ask))
+        .route("/handoffs/{id}/items/{item}/answer", post(handoff_pages::answer))
         .route("/incidents/{room}/items/{item}/status", post(incident_pages::item_status))
         .route("/incidents/{room}/shelters", post(incident_pages::adhoc_create))
         .route("/incidents/{room}/shelters/{shelter}", get(incident_pages::shelter_page))

@@ -29,6 +29,8 @@ pub struct Ctx {
     pub me: Option<User>,
     pub csrf: String,
     pub inbox: i64,
+    /// Handoffs waiting for the viewer to acknowledge them (the nav badge).
+    pub handoffs: i64,
     pub title: String,
     pub head_pos: i64,
     pub is_admin: bool,
@@ -41,6 +43,7 @@ impl Ctx {
             me: Some(s.actor.user.clone()),
             csrf: s.csrf.clone(),
             inbox: app.inbox_unread(s.actor.user.id).await?,
+            handoffs: app.handoffs_for_me(&s.actor).await?.len() as i64,
             title,
             head_pos: app.live.head(),
             is_admin: s.is_admin(),
@@ -53,6 +56,7 @@ impl Ctx {
             me: None,
             csrf: String::new(),
             inbox: 0,
+            handoffs: 0,
             title,
             head_pos: 0,
             is_admin: false,
@@ -506,6 +510,7 @@ struct RoomTemplate {
     /// The message an open item is being made from.
     item_from: Option<Message>,
     title: String,
+    now: i64,
 }
 
 impl RoomTemplate {
@@ -530,6 +535,12 @@ impl RoomTemplate {
                     .photos
                     .iter()
                     .map(|p| (p.pos, TimelineItem::Photo(p))),
+            )
+            .chain(
+                self.p
+                    .events
+                    .iter()
+                    .map(|e| (e.pos, TimelineItem::Event(e))),
             )
             .collect();
         items.sort_by_key(|(pos, _)| *pos);
@@ -571,6 +582,15 @@ impl RoomTemplate {
         out
     }
     /// Whether nobody of the viewer's organisation is on duty (they may take it).
+    /// Minutes a handoff has waited for acknowledgement.
+    fn waited(&self, h: &crate::store::Handoff) -> i64 {
+        h.waited(self.now) / 60_000
+    }
+    /// Whether the viewer holds duty for their organisation (and may hand it over).
+    fn on_duty(&self) -> bool {
+        let me = self.ctx.me_uid();
+        self.p.duty.iter().any(|d| d.user_id == me)
+    }
     fn duty_free(&self) -> bool {
         let org = self.my_org();
         self.p.duty.iter().all(|d| d.org_id != org)
@@ -643,6 +663,34 @@ pub enum TimelineItem<'a> {
     Message(&'a Message),
     Report(&'a crate::store::ShelterReport),
     Photo(&'a crate::store::Photo),
+    /// An item or handoff change.
+    Event(&'a crate::store::IncidentEvent),
+}
+
+/// How the timeline words an item or handoff event (its title goes in `title`), and where it
+/// links to.
+pub fn event_text(e: &crate::store::IncidentEvent) -> (&'static str, String) {
+    let key = match e.kind.as_str() {
+        "item_added" => "ui-event-item-added",
+        "item_changed" => "ui-event-item-changed",
+        "item_done" => "ui-event-item-done",
+        "item_dropped" => "ui-event-item-dropped",
+        "item_reopened" => "ui-event-item-reopened",
+        "handoff" => "ui-event-handoff",
+        "handoff_edited" => "ui-event-handoff-edited",
+        "handoff_item_acknowledged" => "ui-event-handoff-item-acknowledged",
+        "handoff_question" => "ui-event-handoff-question",
+        "handoff_answer" => "ui-event-handoff-answer",
+        "handoff_acknowledged" => "ui-event-handoff-acknowledged",
+        "handoff_escalated" => "ui-event-handoff-escalated",
+        _ => "ui-event-other",
+    };
+    let link = if e.kind.starts_with("item_") {
+        format!("/incidents/{}/items/{}", e.incident, e.ref_id)
+    } else {
+        format!("/handoffs/{}", e.ref_id)
+    };
+    (key, link)
 }
 
 impl MessageFragment<'_> {
@@ -694,6 +742,7 @@ pub async fn room_page(
         reply,
         item_from,
         title,
+        now: app.now(),
     }
     .into_response())
 }
@@ -1122,15 +1171,7 @@ struct InboxPage {
 
 impl InboxPage {
     fn kind_key(&self, i: &InboxItem) -> &'static str {
-        match i.kind.as_str() {
-            "mention" => "ui-inbox-mention",
-            "dm" => "ui-inbox-dm",
-            "invite" => "ui-inbox-invite",
-            "incident" => "ui-inbox-incident",
-            "confirm" => "ui-inbox-confirm",
-            "confirm_reminder" => "ui-inbox-confirm-reminder",
-            _ => "ui-inbox-other",
-        }
+        crate::i18n::inbox_kind_key(&i.kind)
     }
 }
 

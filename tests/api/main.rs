@@ -7,6 +7,7 @@ mod backup;
 mod bad_input;
 mod confirm;
 mod copy;
+mod handoffs;
 
 mod browser;
 mod idempotency;

@@ -135,11 +135,15 @@ impl ItemStore for SqlStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_record_entry(
+        super::handoffs::insert_event(
             &mut tx,
             EntryKind::Item,
             item.incident,
+            "item_added",
             &iid.to_string(),
+            item.title.as_str(),
+            "",
+            Some(item.by),
             now,
         )
         .await?;
@@ -190,15 +194,29 @@ impl ItemStore for SqlStore {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        let incident: Option<String> =
-            sqlx::query_scalar("SELECT incident_id FROM open_items WHERE id = $1")
-                .bind(iid.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let incident: RoomId = incident
-            .ok_or(StoreError::NotFound)?
-            .parse()
-            .map_err(|_| StoreError::Corrupt("bad incident id of an item".into()))?;
+        let before = sqlx::query("SELECT incident_id, title, status FROM open_items WHERE id = $1")
+            .bind(iid.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let incident: RoomId = id(&before, "incident_id")?;
+        let was: String = before.try_get("status")?;
+        let title = match &change.title {
+            Some(t) => t.as_str().to_string(),
+            None => before.try_get("title")?,
+        };
+        // What the timeline says happened: a status change, or some other change.
+        let (kind, detail) = match &change.status {
+            Some((s, reason)) if s.as_str() != was => (
+                match s {
+                    ItemStatus::Open => "item_reopened",
+                    ItemStatus::Done => "item_done",
+                    ItemStatus::Dropped => "item_dropped",
+                },
+                reason.as_str(),
+            ),
+            _ => ("item_changed", ""),
+        };
         // Each field is set only when given; unchanged ones keep their value.
         let mut q = Built::new("UPDATE open_items SET updated_by = ");
         q.bind_str(by.to_string());
@@ -235,7 +253,18 @@ impl ItemStore for SqlStore {
         }
         q.push(" WHERE id = ").bind_str(iid.to_string());
         q.query().execute(&mut *tx).await?;
-        insert_record_entry(&mut tx, EntryKind::Item, incident, &iid.to_string(), now).await?;
+        super::handoffs::insert_event(
+            &mut tx,
+            EntryKind::Item,
+            incident,
+            kind,
+            &iid.to_string(),
+            &title,
+            detail,
+            Some(by),
+            now,
+        )
+        .await?;
         commit_audited(tx, audit).await?;
         Ok(())
     }

@@ -1,0 +1,472 @@
+//! Shift handoffs: the person on duty drafts one from everything since the last handoff, names
+//! the incoming person, who acknowledges each carried item (or asks about it) and then the
+//! whole; only then does duty move. Waiting too long notifies the incident's managers.
+
+use super::*;
+use crate::store::{
+    ClosedFact, CompleteRefusal, DraftFacts, Duty, Handoff, HandoffEdit, HandoffFilter,
+    IncidentEvent, Item, ItemAct, ItemShift, Member, NewHandoff, ShelterFact, StoreError, Written,
+};
+
+/// What the outgoing person starts from: everything since the last handoff.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub incident: crate::store::Incident,
+    /// Who holds duty for the actor's organisation now, if anyone.
+    pub on_duty: Option<Duty>,
+    /// The shift began here: the last handoff's acknowledgement, or the incident's opening.
+    pub period_from: Millis,
+    /// The open items to carry, with how each came to it.
+    pub items: Vec<(Item, CarriedAs)>,
+    pub facts: DraftFacts,
+    /// People of the actor's organisation in the incident who can take over.
+    pub candidates: Vec<Member>,
+    /// A handoff of the organisation already waiting, if any.
+    pub waiting: Option<Handoff>,
+}
+
+/// A handoff as typed.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffInput {
+    /// The incoming person's user id.
+    pub to: String,
+    pub summary: String,
+    pub risks: String,
+    pub notes: String,
+}
+
+/// A change as typed: `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffEditInput {
+    pub summary: Option<String>,
+    pub risks: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// An item with everything that happened to it and the shifts that held it.
+#[derive(Debug, Clone)]
+pub struct ItemHistory {
+    pub item: Item,
+    pub events: Vec<IncidentEvent>,
+    pub shifts: Vec<ItemShift>,
+}
+
+fn summary_text(raw: &str) -> AppResult<ItemText> {
+    let s = ItemText::parse(raw, "summary")?;
+    if s.as_str().is_empty() {
+        return Err(Invalid::new("summary", "err-handoff-summary").into());
+    }
+    Ok(s)
+}
+
+impl App {
+    /// Drafts a handoff of the actor's organisation in an incident.
+    pub async fn handoff_draft(&self, actor: &Actor, incident: RoomId) -> AppResult<Draft> {
+        let inc = self
+            .writable_incident(actor, incident, "handoff.draft", Access::is_member)
+            .await?;
+        let org = actor.user.org_id;
+        let period_from = self
+            .store
+            .last_handoff_at(incident, org)
+            .await?
+            .unwrap_or(inc.opened_at)
+            .max(inc.opened_at);
+        let now = self.now();
+        let mut items = Vec::new();
+        let mut closed = Vec::new();
+        for i in self.store.items(incident).await? {
+            match i.status {
+                ItemStatus::Open => {
+                    let c = if i.created_at >= period_from {
+                        CarriedAs::New
+                    } else if i.updated_at >= period_from {
+                        CarriedAs::Changed
+                    } else {
+                        CarriedAs::Carried
+                    };
+                    items.push((i, c));
+                }
+                _ if i.updated_at >= period_from => closed.push(ClosedFact {
+                    item_id: i.id,
+                    title: i.title,
+                    status: i.status,
+                    reason: i.reason,
+                }),
+                _ => {}
+            }
+        }
+        let stale_ms = self.config.stale_after.whole_milliseconds() as i64;
+        let mut shelters_changed = Vec::new();
+        let mut shelters_stale = Vec::new();
+        for row in self.board_rows(incident).await?.iter() {
+            let Some(l) = &row.latest else { continue };
+            let fact = ShelterFact {
+                shelter_id: row.shelter.id,
+                name: row.shelter.name.clone(),
+                org_name: row.shelter.org_name.clone(),
+                status: l.status,
+                evacuees: l.evacuees,
+                observed_at: l.observed_at,
+            };
+            if l.received_at >= period_from {
+                shelters_changed.push(fact);
+            } else if l.status.is_open() && now - l.observed_at > stale_ms {
+                shelters_stale.push(fact);
+            }
+        }
+        let facts = DraftFacts {
+            shelters_changed,
+            shelters_stale,
+            unconfirmed: self.store.unconfirmed_asks(incident).await?,
+            photos_new: self.store.photos_since(incident, period_from).await?,
+            items_closed: closed,
+        };
+        let on_duty = self
+            .store
+            .duty(incident)
+            .await?
+            .into_iter()
+            .find(|d| d.org_id == org);
+        let mut candidates = self.store.members(incident).await?;
+        candidates.retain(|m| m.org_id == org && m.user_id != actor.user.id);
+        let waiting = self
+            .store
+            .handoffs(&HandoffFilter {
+                incident: Some(incident),
+                waiting: true,
+                limit: 50,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .find(|h| h.org_id == org);
+        Ok(Draft {
+            incident: inc,
+            on_duty,
+            period_from,
+            items,
+            facts,
+            candidates,
+            waiting,
+        })
+    }
+
+    /// Hands the actor's duty over: stores the handoff as drafted now, with the outgoing
+    /// person's summary, risks and notes. Duty moves when the incoming person completes it.
+    pub async fn hand_over(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        input: HandoffInput,
+        key: IdemKey,
+    ) -> AppResult<Written<HandoffId>> {
+        let draft = self.handoff_draft(actor, incident).await?;
+        if draft
+            .on_duty
+            .as_ref()
+            .is_some_and(|d| d.user_id != actor.user.id)
+        {
+            return Err(AppError::Conflict("err-handoff-not-on-duty"));
+        }
+        let to: UserId = input
+            .to
+            .trim()
+            .parse()
+            .map_err(|_| Invalid::new("to", "err-handoff-to"))?;
+        if to == actor.user.id {
+            return Err(Invalid::new("to", "err-handoff-to-self").into());
+        }
+        if !draft.candidates.iter().any(|m| m.user_id == to) {
+            return Err(Invalid::new("to", "err-handoff-to-outside").into());
+        }
+        let summary = summary_text(&input.summary)?;
+        let risks = ItemText::parse(&input.risks, "risks")?;
+        let notes = ItemText::parse(&input.notes, "notes")?;
+        // One waiting handoff per organisation: the database's unique index decides (after
+        // its idempotency lookup, so a retry gets the first answer).
+        let audit = self.audit_for(actor, "handoff.create", format!("room:{incident}"));
+        let w = self
+            .store
+            .create_handoff(
+                NewHandoff {
+                    incident,
+                    org: actor.user.org_id,
+                    from: actor.user.id,
+                    to,
+                    summary,
+                    risks,
+                    notes,
+                    facts: draft.facts,
+                    period_from: draft.period_from,
+                    items: draft
+                        .items
+                        .into_iter()
+                        .map(|(i, c)| (i.id, i.title, c))
+                        .collect(),
+                },
+                crate::store::Idem {
+                    user_id: actor.user.id,
+                    key,
+                },
+                self.now(),
+                audit,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AppError::Conflict("err-handoff-waiting"),
+                e => e.into(),
+            })?;
+        if !w.replayed {
+            self.live.ring();
+        }
+        Ok(w)
+    }
+
+    /// One handoff with its items: for the members of its incident (and the deployment admin).
+    pub async fn handoff(&self, actor: &Actor, id: HandoffId) -> AppResult<Handoff> {
+        let h = self.store.handoff(id).await?;
+        self.incident(actor, h.incident).await?;
+        Ok(h)
+    }
+
+    /// A handoff the actor may act on as `who` (its outgoing or incoming person), still open.
+    async fn handoff_as(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        incoming: bool,
+        action: &str,
+    ) -> AppResult<Handoff> {
+        let h = self.handoff(actor, id).await?;
+        let (person, refusal) = if incoming {
+            (h.to_user, "err-handoff-not-incoming")
+        } else {
+            (h.from_user, "err-handoff-not-outgoing")
+        };
+        if person != actor.user.id {
+            return Err(self
+                .refuse(
+                    actor,
+                    action,
+                    format!("handoff:{id}"),
+                    AppError::NotAllowed(refusal),
+                )
+                .await);
+        }
+        if !h.is_waiting() {
+            return Err(AppError::Conflict("err-handoff-acknowledged"));
+        }
+        Ok(h)
+    }
+
+    /// Changes the summary, risks or notes (the outgoing person, until it is acknowledged).
+    pub async fn edit_handoff(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        edit: HandoffEditInput,
+    ) -> AppResult<Handoff> {
+        self.handoff_as(actor, id, false, "handoff.edit").await?;
+        let edit = HandoffEdit {
+            summary: edit.summary.as_deref().map(summary_text).transpose()?,
+            risks: edit
+                .risks
+                .as_deref()
+                .map(|s| ItemText::parse(s, "risks"))
+                .transpose()?,
+            notes: edit
+                .notes
+                .as_deref()
+                .map(|s| ItemText::parse(s, "notes"))
+                .transpose()?,
+        };
+        let audit = self.audit_for(actor, "handoff.edit", format!("handoff:{id}"));
+        self.store
+            .edit_handoff(id, edit, self.now(), audit)
+            .await
+            .map_err(acknowledged)?;
+        self.live.ring();
+        self.handoff(actor, id).await
+    }
+
+    /// The incoming person acknowledges one item.
+    pub async fn acknowledge_item(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        item: ItemId,
+    ) -> AppResult<Handoff> {
+        self.handoff_as(actor, id, true, "handoff.ack_item").await?;
+        self.store
+            .act_on_item(id, item, ItemAct::Acknowledge, actor.user.id, self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AppError::Conflict("err-handoff-item-acknowledged"),
+                e => e.into(),
+            })?;
+        self.live.ring();
+        self.handoff(actor, id).await
+    }
+
+    /// The incoming person asks about one item; the outgoing person answers in place.
+    pub async fn ask_item(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        item: ItemId,
+        question: &str,
+    ) -> AppResult<Handoff> {
+        self.handoff_as(actor, id, true, "handoff.ask").await?;
+        let q = ItemText::parse(question, "question")?;
+        if q.as_str().is_empty() {
+            return Err(Invalid::new("question", "err-required").into());
+        }
+        self.store
+            .act_on_item(id, item, ItemAct::Ask(q), actor.user.id, self.now())
+            .await
+            .map_err(acknowledged)?;
+        self.live.ring();
+        self.handoff(actor, id).await
+    }
+
+    /// The outgoing person answers the question on one item.
+    pub async fn answer_item(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        item: ItemId,
+        answer: &str,
+    ) -> AppResult<Handoff> {
+        self.handoff_as(actor, id, false, "handoff.answer").await?;
+        let a = ItemText::parse(answer, "answer")?;
+        if a.as_str().is_empty() {
+            return Err(Invalid::new("answer", "err-required").into());
+        }
+        self.store
+            .act_on_item(id, item, ItemAct::Answer(a), actor.user.id, self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("no_question") => {
+                    AppError::Conflict("err-handoff-no-question")
+                }
+                e => acknowledged(e),
+            })?;
+        self.live.ring();
+        self.handoff(actor, id).await
+    }
+
+    /// The incoming person acknowledges the handoff as a whole; duty moves to them. Refused
+    /// while items are left, or when it changed since `version` (the one they read).
+    pub async fn complete_handoff(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        version: Option<i64>,
+    ) -> AppResult<Handoff> {
+        self.handoff_as(actor, id, true, "handoff.acknowledge")
+            .await?;
+        let audit = self.audit_for(actor, "handoff.acknowledge", format!("handoff:{id}"));
+        match self
+            .store
+            .complete_handoff(id, version, self.now(), audit)
+            .await?
+        {
+            Ok(()) => {}
+            Err(CompleteRefusal::AlreadyAcknowledged) => {
+                return Err(AppError::Conflict("err-handoff-acknowledged"));
+            }
+            Err(CompleteRefusal::ItemsLeft) => {
+                return Err(AppError::Conflict("err-handoff-items-left"));
+            }
+            Err(CompleteRefusal::Changed) => {
+                return Err(AppError::Conflict("err-handoff-changed"));
+            }
+        }
+        self.live.ring();
+        self.handoff(actor, id).await
+    }
+
+    /// The handoff timeline: one incident's (its members), or every active incident the actor
+    /// is in (all of them for the deployment admin). Newest first.
+    pub async fn handoff_timeline(
+        &self,
+        actor: &Actor,
+        incident: Option<RoomId>,
+    ) -> AppResult<Vec<Handoff>> {
+        if let Some(i) = incident {
+            self.incident(actor, i).await?;
+        }
+        let everyone = Self::is_deployment_admin(actor);
+        Ok(self
+            .store
+            .handoffs(&HandoffFilter {
+                incident,
+                member: (incident.is_none() && !everyone).then_some(actor.user.id),
+                active: incident.is_none(),
+                limit: 2000,
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// Handoffs of an incident waiting for acknowledgement (for its header).
+    pub async fn waiting_handoffs(&self, incident: RoomId) -> AppResult<Vec<Handoff>> {
+        Ok(self
+            .store
+            .handoffs(&HandoffFilter {
+                incident: Some(incident),
+                waiting: true,
+                limit: 100,
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// Handoffs waiting for the actor to acknowledge them.
+    pub async fn handoffs_for_me(&self, actor: &Actor) -> AppResult<Vec<Handoff>> {
+        Ok(self
+            .store
+            .handoffs(&HandoffFilter {
+                to_user: Some(actor.user.id),
+                waiting: true,
+                limit: 100,
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// Notifies the managers of every incident whose handoff has waited longer than the
+    /// configured time, once per handoff. Run periodically by the server.
+    pub async fn escalate_handoffs(&self) -> AppResult<usize> {
+        let now = self.now();
+        let before = now - self.config.handoff_escalate_after.whole_milliseconds() as i64;
+        let done = self.store.escalate_handoffs(before, now).await?;
+        if !done.is_empty() {
+            self.live.ring();
+        }
+        Ok(done.len())
+    }
+
+    /// An item with its changes and the shifts that carried it.
+    pub async fn item_history(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        id: ItemId,
+    ) -> AppResult<ItemHistory> {
+        let item = self.item(actor, incident, id).await?;
+        Ok(ItemHistory {
+            item,
+            events: self.store.item_events(id).await?,
+            shifts: self.store.item_shifts(id).await?,
+        })
+    }
+}
+
+fn acknowledged(e: StoreError) -> AppError {
+    match e {
+        StoreError::Conflict(_) => AppError::Conflict("err-handoff-acknowledged"),
+        e => e.into(),
+    }
+}
