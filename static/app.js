@@ -54,6 +54,12 @@
       if (!res.ok) return;
       const j = await res.json();
       setInbox(j.inbox);
+      const hb = document.getElementById("handoff-count");
+      if (hb && typeof j.handoffs === "number") {
+        hb.dataset.count = String(j.handoffs);
+        hb.textContent = (T.tHandoffs || "{n}").replace("{n}", String(j.handoffs));
+        hb.hidden = j.handoffs === 0;
+      }
       document.querySelectorAll(".room-item").forEach((li) => {
         const n = j.rooms[li.dataset.room] || 0;
         const b = li.querySelector(".unread");
@@ -132,6 +138,33 @@
         if (fresh) box.replaceWith(fresh);
         const duty = doc.getElementById("duty");
         document.getElementById("duty")?.replaceWith(duty || "");
+        // Item and handoff changes not shown yet join the timeline in position order.
+        const list = document.getElementById("messages");
+        doc.querySelectorAll("#messages .event-entry").forEach((li) => {
+          if (!list || document.getElementById(li.id)) return;
+          const pos = Number(li.dataset.pos);
+          const after = [...list.children].find((x) => Number(x.dataset.pos || 0) > pos);
+          document.getElementById("no-messages")?.remove();
+          list.insertBefore(document.importNode(li, true), after || null);
+        });
+        setCsrf(csrf);
+      } catch (_) { /* offline: the next change or a reload catches up */ }
+    }, 250);
+  };
+  // The handoff page follows its handoff: acknowledgements, questions, answers, edits.
+  const handoffEl = document.getElementById("handoff");
+  let handoffTimer = null;
+  const refreshHandoff = () => {
+    clearTimeout(handoffTimer);
+    handoffTimer = setTimeout(async () => {
+      const box = document.getElementById("handoff");
+      if (!box || box.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
+      try {
+        const res = await fetch(location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" });
+        if (!res.ok) return;
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const fresh = doc.getElementById("handoff");
+        if (fresh) box.replaceWith(fresh);
         setCsrf(csrf);
       } catch (_) { /* offline: the next change or a reload catches up */ }
     }, 250);
@@ -143,8 +176,12 @@
       if (e.room_id === currentRoom) setReadPos(e.user_id, Number(e.record_id || 0));
       return;
     }
-    if (e.kind === "item" || e.kind === "duty") {
+    if (e.kind === "item" || e.kind === "duty" || e.kind === "handoff") {
       if (e.room_id === currentRoom) refreshItems();
+      if (e.kind === "handoff") {
+        refreshCounts();
+        if (handoffEl && handoffEl.dataset.handoff === e.record_id) refreshHandoff();
+      }
       return;
     }
     if (e.kind === "confirmed") {

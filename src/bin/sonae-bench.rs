@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --bin sonae-bench -- [--postgres URL] [--instances N] post   [--posters 16] [--seconds 10]
 //! cargo run --release --bin sonae-bench -- [--postgres URL] [--instances N] fanout [--subscribers 1000] [--posts 50] [--interval-ms 100]
+//! cargo run --release --bin sonae-bench -- [--postgres URL] handoff [--entries 10000] [--items 300] [--handoffs 200]
 //! ```
 //! Each run starts N servers on 127.0.0.1 sharing a fresh database: SQLite in a temporary folder
 //! (WAL, synchronous=FULL), or, with `--postgres` (a superuser URL), a new PostgreSQL database
@@ -105,6 +106,18 @@ enum Cmd {
         readers: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Handoffs: drafting in an incident with 10,000 timeline entries and 300 items, and the
+    /// handoff timeline of an incident with 200 handoffs.
+    Handoff {
+        #[arg(long, default_value_t = 10_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 300)]
+        items: usize,
+        #[arg(long, default_value_t = 200)]
+        handoffs: usize,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
     },
     /// Memory: the resident size of a `sonae serve` process holding idle live connections.
     Idle {
@@ -693,6 +706,235 @@ async fn bench_matrix(
         pct(&lat, 0.99),
         pct(&lat, 1.0)
     );
+    b.finish().await;
+    Ok(())
+}
+
+/// Sequential GETs of `url`, the milliseconds of each success (sorted).
+async fn timed_gets(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    accept: &str,
+    requests: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let mut lat = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t0 = Instant::now();
+        let res = client
+            .get(url)
+            .header("cookie", cookie)
+            .header("accept", accept)
+            .send()
+            .await?;
+        let ok = res.status().is_success();
+        let _ = res.bytes().await?;
+        if !ok {
+            anyhow::bail!("GET {url} refused");
+        }
+        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    Ok(lat)
+}
+
+/// Opens an incident of the bench organisation (its members join through it).
+async fn bench_incident(b: &Bench, name: &str, opener: UserId, at: i64) -> anyhow::Result<RoomId> {
+    let org = b.app.store.user(opener).await?.org_id;
+    Ok(b.app
+        .store
+        .open_incident(
+            sonae::store::NewIncident {
+                name: v(RoomName::parse(name))?,
+                kind: IncidentKind::StormFlood,
+                level: v(IncidentLevel::new(3))?,
+                opened_at: at,
+                opener,
+                orgs: vec![org],
+            },
+            Idem {
+                user_id: opener,
+                key: v(IdemKey::parse(&format!(
+                    "bench-incident-{}",
+                    uuid::Uuid::new_v4().simple()
+                )))?,
+            },
+            at,
+            audit(at),
+        )
+        .await?
+        .value)
+}
+
+/// Adds an open item.
+async fn bench_item(
+    b: &Bench,
+    incident: RoomId,
+    by: UserId,
+    n: usize,
+    at: i64,
+) -> anyhow::Result<ItemId> {
+    Ok(b.app
+        .store
+        .create_item(
+            sonae::store::NewItem {
+                incident,
+                title: v(ItemTitle::parse(&format!("試験の対応項目 {n}")))?,
+                details: v(ItemText::parse("負荷試験", "details"))?,
+                assignee: None,
+                due_at: None,
+                message: None,
+                by,
+            },
+            Idem {
+                user_id: by,
+                key: v(IdemKey::parse(&format!(
+                    "bench-item-{}",
+                    uuid::Uuid::new_v4().simple()
+                )))?,
+            },
+            at,
+            audit(at),
+        )
+        .await?
+        .value)
+}
+
+/// Drafting a handoff in a busy incident, and the managers' timeline of a long one.
+async fn bench_handoff(
+    entries: usize,
+    items: usize,
+    handoffs: usize,
+    requests: usize,
+    pg: Option<&str>,
+) -> anyhow::Result<()> {
+    use sonae::store::{DraftFacts, ItemAct, NewHandoff};
+    let b = setup(2, pg, 1).await?;
+    let store = &b.app.store;
+    let (out, inc) = (b.ids[0], b.ids[1]);
+    let now = millis(SystemClock.now());
+    let engine = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let client = reqwest::Client::new();
+    let cookie = format!("sonae_session={}", b.tokens[0]);
+
+    // A busy incident: messages up to `entries` timeline entries, then the items.
+    let busy = bench_incident(&b, "試験 多忙な災害", out, now - 3_600_000).await?;
+    let posts = entries.saturating_sub(items);
+    for chunk in (0..posts).collect::<Vec<_>>().chunks(200) {
+        let mut set = tokio::task::JoinSet::new();
+        for &i in chunk {
+            let store = store.clone();
+            set.spawn(async move {
+                store
+                    .post_message(
+                        sonae::store::NewMessage {
+                            room_id: busy,
+                            author_id: out,
+                            body: v(MessageBody::parse(&format!("試験の報告 {i}")))?,
+                            reply_to: None,
+                            mentions: Vec::new(),
+                            confirm: None,
+                        },
+                        Idem {
+                            user_id: out,
+                            key: v(IdemKey::parse(&format!("bench-handoff-post-{i:06}")))?,
+                        },
+                        now,
+                        audit(now),
+                    )
+                    .await
+                    .map_err(anyhow::Error::from)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r??;
+        }
+    }
+    for n in 0..items {
+        bench_item(&b, busy, out, n, now).await?;
+    }
+    let url = format!("{}/api/v1/incidents/{busy}/handoffs/draft", b.base(0));
+    let lat = timed_gets(&client, &url, &cookie, "application/json", requests).await?;
+    println!(
+        "handoff draft: {entries} timeline entries, {items} open items, {requests} sequential GET …/handoffs/draft ({engine})"
+    );
+    println!(
+        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+
+    // A long incident: `handoffs` completed handoffs of five items each.
+    let long = bench_incident(&b, "試験 長期の災害", out, now - 3_600_000).await?;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(bench_item(&b, long, out, n, now).await?);
+    }
+    for k in 0..handoffs {
+        let (from, to) = if k % 2 == 0 { (out, inc) } else { (inc, out) };
+        let at = now + k as i64 * 1000;
+        let hid = store
+            .create_handoff(
+                NewHandoff {
+                    incident: long,
+                    org: store.user(from).await?.org_id,
+                    from,
+                    to,
+                    summary: v(ItemText::parse(&format!("試験の引継ぎ {k}"), "summary"))?,
+                    risks: v(ItemText::parse("", "risks"))?,
+                    notes: v(ItemText::parse("", "notes"))?,
+                    facts: DraftFacts::default(),
+                    period_from: at - 1000,
+                    items: ids
+                        .iter()
+                        .map(|i| (*i, "試験の対応項目".to_string(), CarriedAs::Carried))
+                        .collect(),
+                },
+                Idem {
+                    user_id: from,
+                    key: v(IdemKey::parse(&format!("bench-handoff-{k:05}")))?,
+                },
+                at,
+                audit(at),
+            )
+            .await?
+            .value;
+        for i in &ids {
+            store
+                .act_on_item(hid, *i, ItemAct::Acknowledge, to, at + 100)
+                .await?;
+        }
+        if let Err(r) = store
+            .complete_handoff(hid, None, at + 500, audit(at))
+            .await?
+        {
+            anyhow::bail!("bench handoff not completed: {r:?}");
+        }
+    }
+    for (what, url, accept) in [
+        (
+            "page",
+            format!("{}/incidents/{long}/handoffs", b.base(0)),
+            "text/html",
+        ),
+        (
+            "JSON",
+            format!("{}/api/v1/incidents/{long}/handoffs", b.base(0)),
+            "application/json",
+        ),
+    ] {
+        let lat = timed_gets(&client, &url, &cookie, accept, requests).await?;
+        println!(
+            "handoff timeline {what}: {handoffs} handoffs, {requests} sequential GETs ({engine})"
+        );
+        println!(
+            "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            pct(&lat, 1.0)
+        );
+    }
     b.finish().await;
     Ok(())
 }
@@ -1526,6 +1768,12 @@ async fn main() -> anyhow::Result<()> {
             bench_matrix(rooms, members, requests, cli.postgres.as_deref()).await?;
             bench_reads(readers, seconds, cli.postgres.as_deref()).await
         }
+        Cmd::Handoff {
+            entries,
+            items,
+            handoffs,
+            requests,
+        } => bench_handoff(entries, items, handoffs, requests, cli.postgres.as_deref()).await,
         Cmd::Uploads { photos } => bench_uploads(photos, cli.postgres.as_deref()).await,
         Cmd::Post { posters, seconds } => {
             bench_post(posters, seconds, cli.postgres.as_deref(), cli.instances).await

@@ -856,3 +856,115 @@ async fn the_prefecture_asks_two_towns_to_confirm_and_watches_its_matrix_fill_li
     toba_chrome.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_shift_is_handed_over_acknowledged_in_another_browser_and_timed_on_the_managers_timeline()
+{
+    let Some(out_chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(in_chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(mgr_chrome) = Chrome::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    let server = Server::start(&w.t).await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = crate::shelters::open_incident(&mut pref, "台風第10号", &["toba"], "").await;
+    let mut toba = w.t.login("toba.info").await;
+    let r = toba
+        .post(
+            &format!("/incidents/{incident}/items"),
+            &[
+                ("title", "答志島へ給水車を手配"),
+                ("idem", "browser-item-0001"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{}", r.body);
+    let (a, b, m) = (&out_chrome.b, &in_chrome.b, &mgr_chrome.b);
+
+    // The outgoing person drafts from the room and hands over.
+    login(a, &server.base, "toba.info").await;
+    a.goto(&format!("{}/rooms/{incident}", server.base))
+        .await
+        .expect("room");
+    a.find(Locator::XPath("//a[normalize-space()='引継ぎを始める']"))
+        .await
+        .expect("start a handoff")
+        .click()
+        .await
+        .expect("open draft");
+    sees(a, "引き継ぐ対応項目 (1)", 10).await;
+    field(a, "引き継ぐ人")
+        .await
+        .select_by_label("toba.admin さん")
+        .await
+        .expect("choose incoming");
+    field(a, "勤務のまとめ")
+        .await
+        .send_keys("答志島の給水が最優先。")
+        .await
+        .expect("summary");
+    button(a, "引き継ぐ")
+        .await
+        .click()
+        .await
+        .expect("hand over");
+    sees(a, "引継ぎ承認待ち 0 分", 10).await;
+
+    // Twelve minutes later the incoming person, in another browser, acknowledges.
+    w.t.clock.advance(time::Duration::minutes(12));
+    login(b, &server.base, "toba.admin").await;
+    sees(b, "承認待ち 1 件", 10).await;
+    b.find(Locator::Id("handoffs-link"))
+        .await
+        .expect("handoffs link")
+        .click()
+        .await
+        .expect("open handoffs");
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//section[@id='handoffs-mine']//a[contains(normalize-space(.), 'toba.info さん')]",
+        ))
+        .await
+        .expect("waiting for me")
+        .click()
+        .await
+        .expect("open handoff");
+    button(b, "「答志島へ給水車を手配」を了解")
+        .await
+        .click()
+        .await
+        .expect("acknowledge item");
+    sees(b, "了解済み", 10).await;
+    // The outgoing person's page follows live.
+    sees(a, "了解済み", 10).await;
+    button(b, "引継ぎを承認して当番を引き受ける")
+        .await
+        .click()
+        .await
+        .expect("acknowledge handoff");
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//ul[@class='duty-list']//strong[normalize-space()='toba.admin さん']",
+        ))
+        .await
+        .expect("on duty now");
+
+    // The manager's timeline shows from → to and the time to acknowledge.
+    login(m, &server.base, "mie.info").await;
+    m.goto(&format!("{}/incidents/{incident}/handoffs", server.base))
+        .await
+        .expect("timeline");
+    sees(m, "toba.info さん → toba.admin さん", 10).await;
+    sees(m, "12 分", 10).await;
+    out_chrome.stop().await;
+    in_chrome.stop().await;
+    mgr_chrome.stop().await;
+    server.stop().await;
+}
