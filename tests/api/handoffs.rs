@@ -478,7 +478,13 @@ async fn a_quiet_shift_still_needs_acknowledging_and_overdue_handoffs_reach_mana
     let hid = page_path.trim_start_matches("/handoffs/").to_string();
 
     // 31 minutes on, two instances look for overdue handoffs at once: the managers (the
-    // opener) get one notice.
+    // opener) get one notice, e-mailed where they have an address.
+    let r = pref
+        .post("/settings/email", &[("email", "mie.info@example.jp")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (relay, mails) = crate::mail::fake_relay().await;
+    let mailer = sonae::mail::Mailer::new(&relay, "Sonae <sonae@example.jp>").expect("mailer");
     w.t.clock.advance(time::Duration::minutes(31));
     let dir = tempfile::tempdir().expect("tempdir");
     let other = TestApp::open(dir, w.t.url.clone(), Config::default()).await;
@@ -495,6 +501,24 @@ async fn a_quiet_shift_still_needs_acknowledging_and_overdue_handoffs_reach_mana
     );
     let room = pref.get(&format!("/rooms/{incident}")).await;
     assert!(room.body.contains("管理者に通知済み"), "{}", room.body);
+    mailer.send_pending(&w.t.app).await;
+    let mails = mails.lock().expect("mails").clone();
+    let subject = |m: &str| {
+        use base64::Engine;
+        let enc = m.split("=?utf-8?b?").nth(1)?.split("?=").next()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(enc).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains(&format!("/handoffs/{hid}"))
+                && m.contains("To: mie.info@example.jp")
+                && subject(m).is_some_and(|s| s.starts_with("引継ぎが未承認")))
+            .count(),
+        1,
+        "{mails:?}"
+    );
 
     // The incoming person's page: no items, one button; the outgoing person cannot press it.
     let mut incoming = w.t.login("toba.admin").await;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Accepts SMTP sessions and keeps each message's DATA.
-async fn fake_relay() -> (String, Arc<Mutex<Vec<String>>>) {
+pub async fn fake_relay() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -151,7 +151,7 @@ async fn mentions_are_mailed_once_to_members_with_an_address() {
 }
 
 /// The text of a base64 body.
-fn decode_body(mail: &str) -> String {
+pub fn decode_body(mail: &str) -> String {
     use base64::Engine;
     let body: String = mail
         .split("\n\n")
