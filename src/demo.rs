@@ -1007,6 +1007,24 @@ async fn handoffs(
         ),
         (day, night, 0, None, 3, None),
     ];
+    // A named position the prefecture's HQ defined; 森 holds it.
+    let chief = store
+        .create_position(
+            room,
+            v(PositionName::parse("情報班長"))?,
+            day.id,
+            opened_at + h,
+            sys("position.create", opened_at + h),
+        )
+        .await?;
+    store
+        .take_position(
+            chief,
+            day.id,
+            opened_at + h,
+            sys("position.take", opened_at + h),
+        )
+        .await?;
     let mut period_from = opened_at;
     for (k, (from, to, hours, took, carried, question)) in shifts.into_iter().enumerate() {
         let at = if took.is_some() {
@@ -1036,7 +1054,7 @@ async fn handoffs(
                 session_hash: String::new(),
                 address: String::new(),
             };
-            app.handoff_draft(&actor, room)
+            app.handoff_draft(&actor, room, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo handoff draft: {e}"))?
                 .facts
@@ -1053,6 +1071,7 @@ async fn handoffs(
                 NewHandoff {
                     incident: room,
                     org: from.org_id,
+                    position: None,
                     from: from.id,
                     to: to.id,
                     summary: v(ItemText::parse(summary, "summary"))?,

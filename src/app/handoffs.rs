@@ -5,7 +5,8 @@
 use super::*;
 use crate::store::{
     ClosedFact, CompleteRefusal, DraftFacts, Duty, Handoff, HandoffEdit, HandoffFilter,
-    IncidentEvent, Item, ItemAct, ItemShift, Member, NewHandoff, ShelterFact, StoreError, Written,
+    IncidentEvent, Item, ItemAct, ItemShift, Member, NewHandoff, Position, ShelterFact, StoreError,
+    Written,
 };
 
 /// What the outgoing person starts from: everything since the last handoff.
@@ -21,8 +22,20 @@ pub struct Draft {
     pub facts: DraftFacts,
     /// People of the actor's organisation in the incident who can take over.
     pub candidates: Vec<Member>,
-    /// A handoff of the organisation already waiting, if any.
+    /// A handoff of the organisation (or position) already waiting, if any.
     pub waiting: Option<Handoff>,
+    /// The named position handed over, instead of the organisation's duty.
+    pub position: Option<Position>,
+}
+
+impl Draft {
+    /// Who holds what is handed over now (the position's holder, or the organisation's duty).
+    pub fn holder(&self) -> Option<UserId> {
+        match &self.position {
+            Some(p) => p.holder_id,
+            None => self.on_duty.as_ref().map(|d| d.user_id),
+        }
+    }
 }
 
 /// A handoff as typed.
@@ -33,6 +46,8 @@ pub struct HandoffInput {
     pub summary: String,
     pub risks: String,
     pub notes: String,
+    /// The named position handed over, instead of the organisation's duty.
+    pub position: Option<PositionId>,
 }
 
 /// A change as typed: `None` leaves a field alone.
@@ -60,15 +75,25 @@ fn summary_text(raw: &str) -> AppResult<ItemText> {
 }
 
 impl App {
-    /// Drafts a handoff of the actor's organisation in an incident.
-    pub async fn handoff_draft(&self, actor: &Actor, incident: RoomId) -> AppResult<Draft> {
+    /// Drafts a handoff of the actor's organisation's duty (or of a named position) in an
+    /// incident.
+    pub async fn handoff_draft(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        position: Option<PositionId>,
+    ) -> AppResult<Draft> {
         let inc = self
             .writable_incident(actor, incident, "handoff.draft", Access::is_member)
             .await?;
+        let position = match position {
+            Some(p) => Some(self.position_of(incident, p).await?),
+            None => None,
+        };
         let org = actor.user.org_id;
         let period_from = self
             .store
-            .last_handoff_at(incident, org)
+            .last_handoff_at(incident, org, position.as_ref().map(|p| p.id))
             .await?
             .unwrap_or(inc.opened_at)
             .max(inc.opened_at);
@@ -128,8 +153,11 @@ impl App {
             .await?
             .into_iter()
             .find(|d| d.org_id == org);
+        // A position passes to anyone in the incident; duty stays in the organisation.
         let mut candidates = self.store.members(incident).await?;
-        candidates.retain(|m| m.org_id == org && m.user_id != actor.user.id);
+        candidates
+            .retain(|m| (position.is_some() || m.org_id == org) && m.user_id != actor.user.id);
+        let pid = position.as_ref().map(|p| p.id);
         let waiting = self
             .store
             .handoffs(&HandoffFilter {
@@ -140,7 +168,7 @@ impl App {
             })
             .await?
             .into_iter()
-            .find(|h| h.org_id == org);
+            .find(|h| h.org_id == org && h.position_id == pid);
         Ok(Draft {
             incident: inc,
             on_duty,
@@ -149,6 +177,7 @@ impl App {
             facts,
             candidates,
             waiting,
+            position,
         })
     }
 
@@ -161,12 +190,8 @@ impl App {
         input: HandoffInput,
         key: IdemKey,
     ) -> AppResult<Written<HandoffId>> {
-        let draft = self.handoff_draft(actor, incident).await?;
-        if draft
-            .on_duty
-            .as_ref()
-            .is_some_and(|d| d.user_id != actor.user.id)
-        {
+        let draft = self.handoff_draft(actor, incident, input.position).await?;
+        if draft.holder().is_some_and(|u| u != actor.user.id) {
             return Err(AppError::Conflict("err-handoff-not-on-duty"));
         }
         let to: UserId = input
@@ -192,6 +217,7 @@ impl App {
                 NewHandoff {
                     incident,
                     org: actor.user.org_id,
+                    position: input.position,
                     from: actor.user.id,
                     to,
                     summary,
@@ -221,6 +247,66 @@ impl App {
             self.live.ring();
         }
         Ok(w)
+    }
+
+    /// A position of this incident (404 for another incident's).
+    async fn position_of(&self, incident: RoomId, id: PositionId) -> AppResult<Position> {
+        match self.store.position(id).await? {
+            p if p.incident == incident => Ok(p),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// An incident's named positions and who holds them.
+    pub async fn positions(&self, actor: &Actor, incident: RoomId) -> AppResult<Vec<Position>> {
+        self.incident(actor, incident).await?;
+        Ok(self.store.positions(incident).await?)
+    }
+
+    /// Defines a named position (情報班長…): the incident's managers only.
+    pub async fn define_position(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        name: &str,
+    ) -> AppResult<Vec<Position>> {
+        self.writable_incident(actor, incident, "position.create", Access::can_manage)
+            .await?;
+        let name = PositionName::parse(name)?;
+        let audit = self.audit_for(actor, "position.create", format!("room:{incident}"));
+        self.store
+            .create_position(incident, name, actor.user.id, self.now(), audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AppError::Conflict("err-position-exists"),
+                e => e.into(),
+            })?;
+        self.live.ring();
+        Ok(self.store.positions(incident).await?)
+    }
+
+    /// Takes a vacant position (taking one's own again is a no-op); while someone else holds
+    /// it, only a handoff moves it (409).
+    pub async fn take_position(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        id: PositionId,
+    ) -> AppResult<Vec<Position>> {
+        self.writable_incident(actor, incident, "position.take", Access::is_member)
+            .await?;
+        let p = self.position_of(incident, id).await?;
+        let audit = self.audit_for(actor, "position.take", format!("position:{id}"));
+        let took = self
+            .store
+            .take_position(id, actor.user.id, self.now(), audit)
+            .await?;
+        if took {
+            self.live.ring();
+        } else if p.holder_id != Some(actor.user.id) {
+            return Err(AppError::Conflict("err-position-held"));
+        }
+        Ok(self.store.positions(incident).await?)
     }
 
     /// One handoff with its items: for the members of its incident (and the deployment admin).

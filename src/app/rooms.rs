@@ -38,6 +38,8 @@ pub struct RoomPage {
     pub events: Vec<crate::store::IncidentEvent>,
     /// Handoffs waiting for acknowledgement (incident rooms).
     pub waiting: Vec<crate::store::Handoff>,
+    /// Named positions and their holders (incident rooms).
+    pub positions: Vec<crate::store::Position>,
 }
 
 /// How a reconnecting stream resumes.
@@ -171,13 +173,14 @@ impl App {
                     .map(|m| m.display_name.clone())
             })
             .flatten();
-        let (items, duty) = if room.kind == RoomKind::Incident {
+        let (items, duty, positions) = if room.kind == RoomKind::Incident {
             (
                 self.store.items(room.id).await?,
                 self.store.duty(room.id).await?,
+                self.store.positions(room.id).await?,
             )
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         };
         let (incident, reports, photos, events, waiting) = if room.kind == RoomKind::Incident {
             let from = if older.is_some() {
@@ -219,6 +222,7 @@ impl App {
             duty,
             events,
             waiting,
+            positions,
         })
     }
 

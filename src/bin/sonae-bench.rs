@@ -878,6 +878,7 @@ async fn bench_handoff(
             .create_handoff(
                 NewHandoff {
                     incident: long,
+                    position: None,
                     org: store.user(from).await?.org_id,
                     from,
                     to,

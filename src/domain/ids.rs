@@ -61,6 +61,8 @@ id_type!(
     BroadcastId,
     /// An open item (a task or a thing to watch) of an incident.
     ItemId,
-    /// A shift handoff of an incident's duty for one organisation.
+    /// A shift handoff of an incident's duty for one organisation (or one named position).
     HandoffId,
+    /// A named position of an incident (情報班長…) held by one person at a time.
+    PositionId,
 );

@@ -57,6 +57,8 @@ text_type!(
     ItemTitle,
     /// An open item's details, or why it was dropped: up to 2,000 characters, line breaks kept.
     ItemText,
+    /// A named position of an incident such as 情報班長: 1–50 characters, one line.
+    PositionName,
 );
 
 fn has_control(s: &str, allow_newline: bool) -> bool {
@@ -152,6 +154,12 @@ impl RoomName {
 impl ItemTitle {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         one_line(raw, "title", 1, 200).map(Self)
+    }
+}
+
+impl PositionName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        one_line(raw, "name", 1, 50).map(Self)
     }
 }
 

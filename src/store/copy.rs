@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Every table, in an order that satisfies the foreign keys, with the column to order rows by.
-pub const TABLES: [(&str, &str); 27] = [
+pub const TABLES: [(&str, &str); 28] = [
     ("orgs", "id"),
     ("users", "id"),
     ("api_tokens", "id"),
@@ -28,6 +28,7 @@ pub const TABLES: [(&str, &str); 27] = [
     ("confirm_targets", "message_id, target_kind, target_id"),
     ("open_items", "id"),
     ("duty", "incident_id, org_id"),
+    ("positions", "id"),
     ("handoffs", "id"),
     ("handoff_items", "handoff_id, item_id"),
     ("incident_events", "pos"),

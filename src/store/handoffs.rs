@@ -55,6 +55,8 @@ pub struct ClosedFact {
 pub struct NewHandoff {
     pub incident: RoomId,
     pub org: OrgId,
+    /// The named position handed over, instead of the organisation's duty.
+    pub position: Option<PositionId>,
     pub from: UserId,
     pub to: UserId,
     pub summary: ItemText,
@@ -98,6 +100,9 @@ pub struct Handoff {
     pub incident_name: String,
     pub org_id: OrgId,
     pub org_name: String,
+    /// The named position handed over (else the organisation's duty).
+    pub position_id: Option<PositionId>,
+    pub position_name: Option<String>,
     pub from_user: UserId,
     pub from_name: String,
     pub to_user: UserId,
@@ -137,6 +142,17 @@ impl Handoff {
     pub fn waited(&self, now: Millis) -> Millis {
         self.acknowledged_at.unwrap_or(now).max(self.created_at) - self.created_at
     }
+}
+
+/// A named position of an incident and who holds it.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub id: PositionId,
+    pub incident: RoomId,
+    pub name: String,
+    pub holder_id: Option<UserId>,
+    pub holder_name: Option<String>,
+    pub since: Option<Millis>,
 }
 
 /// Which handoffs to list.
@@ -206,8 +222,34 @@ pub struct ItemShift {
 /// Handoffs and incident events.
 #[async_trait]
 pub trait HandoffStore {
-    /// When the last completed handoff of an organisation in an incident was acknowledged.
-    async fn last_handoff_at(&self, incident: RoomId, org: OrgId) -> StoreResult<Option<Millis>>;
+    /// When the last completed handoff of an organisation's duty (or of a position) in an
+    /// incident was acknowledged.
+    async fn last_handoff_at(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        position: Option<PositionId>,
+    ) -> StoreResult<Option<Millis>>;
+    /// An incident's named positions, by name.
+    async fn positions(&self, incident: RoomId) -> StoreResult<Vec<Position>>;
+    async fn position(&self, id: PositionId) -> StoreResult<Position>;
+    /// Defines a named position; `Conflict("name")` when the incident has one of that name.
+    async fn create_position(
+        &self,
+        incident: RoomId,
+        name: PositionName,
+        by: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<PositionId>;
+    /// Makes `user` the holder of a vacant position; whether they took it.
+    async fn take_position(
+        &self,
+        id: PositionId,
+        user: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool>;
     /// 要確認 requests of a room that someone has not confirmed yet, oldest first.
     async fn unconfirmed_asks(&self, room: RoomId) -> StoreResult<Vec<AskFact>>;
     /// How many photos (not withdrawn) were uploaded to an incident from `since` on.

@@ -1437,6 +1437,14 @@ pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<App>)> {
             "/api/v1/incidents/{incident}/handoffs/draft",
             get(super::api_handoffs::draft),
         ),
+        (
+            "/api/v1/incidents/{incident}/positions",
+            get(super::api_handoffs::positions).post(super::api_handoffs::define_position),
+        ),
+        (
+            "/api/v1/incidents/{incident}/positions/{position}/take",
+            post(super::api_handoffs::take_position),
+        ),
         ("/api/v1/handoffs", get(super::api_handoffs::all_handoffs)),
         (
             "/api/v1/handoffs.csv",
@@ -1604,7 +1612,7 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         super::api_photos::withdraw_photo, super::api_photos::upload_photo, super::api_photos::upload_state,
         super::api_photos::upload_chunk, super::api_photos::finish_upload,
         super::api_confirm::confirm, super::api_confirm::matrix, super::api_confirm::remind, super::api_confirm::pending_csv, super::api_confirm::reads, super::api_confirm::broadcast, super::api_confirm::broadcast_matrix, super::api_confirm::broadcast_remind, super::api_confirm::broadcast_pending_csv, super::api_items::items, super::api_items::create_item, super::api_items::change_item, super::api_items::duty, super::api_items::take_duty,
-        super::api_handoffs::draft, super::api_handoffs::hand_over, super::api_handoffs::incident_handoffs, super::api_handoffs::incident_handoffs_csv, super::api_handoffs::all_handoffs, super::api_handoffs::all_handoffs_csv, super::api_handoffs::handoff, super::api_handoffs::edit_handoff, super::api_handoffs::acknowledge_item, super::api_handoffs::ask_item, super::api_handoffs::answer_item, super::api_handoffs::complete, super::api_handoffs::item_history, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
+        super::api_handoffs::draft, super::api_handoffs::hand_over, super::api_handoffs::incident_handoffs, super::api_handoffs::incident_handoffs_csv, super::api_handoffs::all_handoffs, super::api_handoffs::all_handoffs_csv, super::api_handoffs::handoff, super::api_handoffs::edit_handoff, super::api_handoffs::acknowledge_item, super::api_handoffs::ask_item, super::api_handoffs::answer_item, super::api_handoffs::complete, super::api_handoffs::item_history, super::api_handoffs::positions, super::api_handoffs::define_position, super::api_handoffs::take_position, import_users, me, change_me, my_sessions, end_my_session, set_member_role, remove_org, rooms, create_room, room, change_room, add_members, remove_member, add_org, direct,
         orgs, create_org, users, create_user, change_user, reset_user, end_user_sessions, audit, messages, post_message, edit_message, delete_message, inbox, inbox_read, events, search, session, counts),
     components(schemas(MeOut, RoomOut, MessageOut, NewRoomIn, NewMessageIn, CreatedOut, MessagesOut, SessionOut, CountsOut, MemberOut, RoomDetailOut, AddMembersIn, EditMessageIn, InboxOut, InboxReadIn, OkOut, RoomChangeIn, DirectIn, OrgIn,
         ImportIn, ImportRowOut, ProblemOut, ImportOut, MeChangeIn, SessionInfoOut, MemberRoleIn, RoomRoleIn, KindIn, RoleIn, LangIn, OrgOut, NewOrgIn, UserOut, NewUserIn, LinkOut, UserChangeIn, AuditOut)),

@@ -4,12 +4,12 @@
 use super::api::{ApiJson, Caller, IdemHeader};
 use super::parse_id;
 use crate::app::{App, Draft, HandoffEditInput, HandoffInput, ItemHistory};
-use crate::domain::{HandoffId, ItemId, OrgId, RoomId, UserId};
+use crate::domain::{HandoffId, ItemId, OrgId, PositionId, RoomId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
-use crate::store::{DraftFacts, Handoff, HandoffItem, IncidentEvent, rfc3339};
+use crate::store::{DraftFacts, Handoff, HandoffItem, IncidentEvent, Position, rfc3339};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,10 @@ pub struct HandoffIn {
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub notes: String,
+    /// A named position to hand over instead of the organisation's duty (any member of the
+    /// incident may take it over).
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub position: Option<String>,
 }
 
 /// A change to a handoff not acknowledged yet: only the fields given change.
@@ -204,6 +208,11 @@ pub struct HandoffOut {
     pub org_id: OrgId,
     #[schema(max_length = 100)]
     pub org_name: String,
+    /// The named position handed over (else the organisation's duty).
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub position_id: Option<PositionId>,
+    #[schema(nullable, max_length = 50)]
+    pub position_name: Option<String>,
     #[schema(value_type = String, format = Uuid, max_length = 36)]
     pub from_user: UserId,
     #[schema(max_length = 100)]
@@ -252,6 +261,8 @@ impl HandoffOut {
             incident_name: h.incident_name,
             org_id: h.org_id,
             org_name: h.org_name,
+            position_id: h.position_id,
+            position_name: h.position_name,
             from_user: h.from_user,
             from_name: h.from_name,
             to_user: h.to_user,
@@ -317,9 +328,63 @@ pub struct DraftOut {
     pub items: Vec<DraftItemOut>,
     pub facts: FactsOut,
     pub candidates: Vec<CandidateOut>,
-    /// A handoff of the caller's organisation already waiting.
+    /// A handoff of the caller's organisation (or of the position) already waiting.
     #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
     pub waiting: Option<HandoffId>,
+    /// The position drafted for, if any.
+    pub position: Option<PositionOut>,
+}
+
+/// A named position of an incident and who holds it.
+#[derive(Serialize, ToSchema)]
+pub struct PositionOut {
+    #[schema(value_type = String, format = Uuid, max_length = 36)]
+    pub id: PositionId,
+    #[schema(max_length = 50)]
+    pub name: String,
+    #[schema(value_type = Option<String>, format = Uuid, max_length = 36)]
+    pub holder_id: Option<UserId>,
+    #[schema(nullable, max_length = 100)]
+    pub holder_name: Option<String>,
+    #[schema(nullable, max_length = 40)]
+    pub since: Option<String>,
+}
+
+impl From<Position> for PositionOut {
+    fn from(p: Position) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            holder_id: p.holder_id,
+            holder_name: p.holder_name,
+            since: p.since.map(rfc3339),
+        }
+    }
+}
+
+/// A new named position.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionIn {
+    #[schema(min_length = 1, max_length = 50)]
+    pub name: String,
+}
+
+/// `?position=ID`: draft the handoff of a named position.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DraftQuery {
+    /// A named position of the incident.
+    pub position: Option<String>,
+}
+
+fn position_param(p: Option<&str>) -> AppResult<Option<PositionId>> {
+    match p.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => p
+            .parse()
+            .map(Some)
+            .map_err(|_| crate::domain::Invalid::new("position", "err-position").into()),
+    }
 }
 
 impl From<Draft> for DraftOut {
@@ -345,6 +410,7 @@ impl From<Draft> for DraftOut {
                 })
                 .collect(),
             waiting: d.waiting.map(|h| h.id),
+            position: d.position.map(Into::into),
         }
     }
 }
@@ -465,14 +531,18 @@ pub(super) fn handoffs_csv(list: &[Handoff], t: &Tr, now: i64) -> AppResult<Vec<
 
 /// What a handoff of the caller's organisation made now would carry.
 #[utoipa::path(get, path = "/api/v1/incidents/{incident}/handoffs/draft",
-    params(("incident" = String, Path)),
-    responses((status = 200, body = DraftOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+    params(("incident" = String, Path), DraftQuery),
+    responses((status = 200, body = DraftOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn draft(
     State(app): State<App>,
     c: Caller,
     Path(incident): Path<String>,
+    Query(q): Query<DraftQuery>,
 ) -> AppResult<Json<DraftOut>> {
-    let d = app.handoff_draft(&c.s.actor, parse_id(&incident)?).await?;
+    let position = position_param(q.position.as_deref())?;
+    let d = app
+        .handoff_draft(&c.s.actor, parse_id(&incident)?, position)
+        .await?;
     Ok(Json(d.into()))
 }
 
@@ -494,6 +564,7 @@ pub async fn hand_over(
         summary: b.summary,
         risks: b.risks,
         notes: b.notes,
+        position: position_param(b.position.as_deref())?,
     };
     let w = app
         .hand_over(&c.s.actor, parse_id(&incident)?, input, key)
@@ -688,4 +759,52 @@ pub async fn item_history(
         .item_history(&c.s.actor, parse_id(&incident)?, parse_id(&item)?)
         .await?;
     Ok(Json(h.into()))
+}
+
+/// An incident's named positions and who holds them.
+#[utoipa::path(get, path = "/api/v1/incidents/{incident}/positions",
+    params(("incident" = String, Path)),
+    responses((status = 200, body = Vec<PositionOut>), (status = 400), (status = 401), (status = 404)))]
+pub async fn positions(
+    State(app): State<App>,
+    c: Caller,
+    Path(incident): Path<String>,
+) -> AppResult<Json<Vec<PositionOut>>> {
+    let list = app.positions(&c.s.actor, parse_id(&incident)?).await?;
+    Ok(Json(list.into_iter().map(PositionOut::from).collect()))
+}
+
+/// Defines a named position such as 情報班長 (the incident's managers; 409 for a name in use).
+#[utoipa::path(post, path = "/api/v1/incidents/{incident}/positions", request_body = PositionIn,
+    params(("incident" = String, Path)),
+    responses((status = 200, body = Vec<PositionOut>), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422)))]
+pub async fn define_position(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path(incident): Path<String>,
+    ApiJson(b): ApiJson<PositionIn>,
+) -> AppResult<Json<Vec<PositionOut>>> {
+    c.check_csrf(&headers)?;
+    let list = app
+        .define_position(&c.s.actor, parse_id(&incident)?, &b.name)
+        .await?;
+    Ok(Json(list.into_iter().map(PositionOut::from).collect()))
+}
+
+/// Takes a vacant position (409 while someone else holds it: a handoff moves it).
+#[utoipa::path(post, path = "/api/v1/incidents/{incident}/positions/{position}/take",
+    params(("incident" = String, Path), ("position" = String, Path)),
+    responses((status = 200, body = Vec<PositionOut>), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn take_position(
+    State(app): State<App>,
+    c: Caller,
+    headers: HeaderMap,
+    Path((incident, position)): Path<(String, String)>,
+) -> AppResult<Json<Vec<PositionOut>>> {
+    c.check_csrf(&headers)?;
+    let list = app
+        .take_position(&c.s.actor, parse_id(&incident)?, parse_id(&position)?)
+        .await?;
+    Ok(Json(list.into_iter().map(PositionOut::from).collect()))
 }

@@ -26,14 +26,30 @@ struct NewPage {
     d: Draft,
 }
 
-/// The draft of a handoff and the form to hand over (the 引継ぎ button).
+/// `?position=ID` hands over a named position instead of the organisation's duty.
+#[derive(Deserialize)]
+pub struct DraftQuery {
+    position: Option<String>,
+}
+
+/// An optional position id from a query or form (empty: none).
+fn position_field(s: Option<&str>) -> AppResult<Option<PositionId>> {
+    match s.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => parse_id(p).map(Some),
+    }
+}
+
+/// The draft of a handoff and the form to hand over (the 引継ぎを始める button).
 pub async fn new_handoff(
     State(app): State<App>,
     s: Session,
     Path(room): Path<String>,
+    Query(q): Query<DraftQuery>,
 ) -> AppResult<Response> {
     let room: RoomId = parse_id(&room)?;
-    let d = app.handoff_draft(&s.actor, room).await?;
+    let position = position_field(q.position.as_deref())?;
+    let d = app.handoff_draft(&s.actor, room, position).await?;
     let ctx = Ctx::new(&app, &s, s.tr.t("ui-handoff-new")).await?;
     Ok(NewPage {
         ctx,
@@ -56,6 +72,8 @@ pub struct HandoffFields {
     risks: String,
     #[serde(default)]
     notes: String,
+    #[serde(default)]
+    position: String,
 }
 
 /// Hands over; the incoming person is notified and sees it in the room header.
@@ -72,6 +90,7 @@ pub async fn hand_over(
         summary: form.summary,
         risks: form.risks,
         notes: form.notes,
+        position: position_field(Some(&form.position))?,
     };
     let w = app.hand_over(&s.actor, room, input, key).await?;
     Ok(written(
@@ -394,4 +413,44 @@ pub async fn item_history(
         hist,
     }
     .into_response())
+}
+
+/// A new position's name (`name`).
+#[derive(Deserialize)]
+pub struct PositionFields {
+    #[serde(default)]
+    name: String,
+}
+
+/// Defines a named position (the incident's managers).
+pub async fn define_position(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    w: Write<PositionFields>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let Write { s, form, headers } = w;
+    app.define_position(&s.actor, room, &form.name).await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}#duty"),
+        serde_json::json!({"ok": true}),
+    ))
+}
+
+/// Takes a vacant position.
+pub async fn take_position(
+    State(app): State<App>,
+    Path((room, position)): Path<(String, String)>,
+    w: Write<CsrfForm>,
+) -> AppResult<Response> {
+    let room: RoomId = parse_id(&room)?;
+    let Write { s, headers, .. } = w;
+    app.take_position(&s.actor, room, parse_id(&position)?)
+        .await?;
+    Ok(written(
+        &headers,
+        format!("/rooms/{room}#duty"),
+        serde_json::json!({"ok": true}),
+    ))
 }

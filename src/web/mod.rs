@@ -152,6 +152,11 @@ pub fn router(app: App) -> Router {
         .route("/incidents/{room}/items", post(incident_pages::item_create))
         .route("/incidents/{room}/duty", post(incident_pages::duty_take))
         .route("/incidents/{room}/handoff/new", get(handoff_pages::new_handoff))
+        .route("/incidents/{room}/positions", post(handoff_pages::define_position))
+        .route(
+            "/incidents/{room}/positions/{position}/take",
+            post(handoff_pages::take_position),
+        )
         .route("/incidents/{room}/handoffs", get(handoff_pages::of_incident).post(handoff_pages::hand_over))
         .route("/incidents/{room}/handoffs.csv", get(handoff_pages::incident_csv))
         .route("/incidents/{room}/items/{item}", get(handoff_pages::item_history))

@@ -636,3 +636,127 @@ async fn concurrent_item_acknowledgements_and_edits_are_all_kept() {
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_named_position_is_defined_by_a_manager_taken_and_handed_across_organisations() {
+    let w = World::new().await;
+    let mut pref = w.t.login("mie.info").await;
+    let incident = open_incident(&mut pref, "地震 情報班", &["toba"], "").await;
+    let (manager, toba) = (
+        token_for(&w.t, "mie.info").await,
+        token_for(&w.t, "toba.info").await,
+    );
+    let mut c = w.t.client();
+    let path = format!("/api/v1/incidents/{incident}/positions");
+    let body = r#"{"name": "情報班長"}"#;
+    let r = call(&mut c, "POST", &path, &toba, None, Some(body)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "not a manager: {}", r.body);
+    let r = call(&mut c, "POST", &path, &manager, None, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let pid = r.json()[0]["id"].as_str().expect("id").to_string();
+    assert!(r.json()[0]["holder_id"].is_null());
+    let r = call(&mut c, "POST", &path, &manager, None, Some(body)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "same name: {}", r.body);
+    let r = call(
+        &mut c,
+        "POST",
+        &path,
+        &manager,
+        None,
+        Some(r#"{"name": " "}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    // The first to take it holds it; the second is told a handoff moves it.
+    let take = format!("{path}/{pid}/take");
+    let r = call(&mut c, "POST", &take, &toba, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()[0]["holder_name"], "toba.info さん");
+    let r = call(&mut c, "POST", &take, &manager, None, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let room = pref.get(&format!("/rooms/{incident}")).await;
+    assert!(
+        room.body.contains("情報班長") && room.body.contains("toba.info さん"),
+        "{}",
+        room.body
+    );
+
+    // Handed to someone of another organisation, then acknowledged: the position moves.
+    let draft = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{incident}/handoffs/draft?position={pid}"),
+        &toba,
+        None,
+        None,
+    )
+    .await
+    .json();
+    let to = w.pref_member.id.to_string();
+    assert!(
+        draft["candidates"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|m| m["user_id"] == serde_json::json!(to))),
+        "{draft}"
+    );
+    assert_eq!(draft["position"]["name"], "情報班長");
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/incidents/{incident}/handoffs"),
+        &toba,
+        Some("position-handoff-1"),
+        Some(
+            &serde_json::json!({"to": to, "summary": "県との調整は継続中", "position": pid})
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let h = r.json()["handoff"].clone();
+    assert_eq!(h["position_name"], "情報班長");
+    // The organisation's own duty can be handed over at the same time.
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/incidents/{incident}/handoffs"),
+        &toba,
+        Some("org-handoff-0001"),
+        Some(
+            &serde_json::json!({"to": w.toba_admin.id.to_string(), "summary": "鳥羽市の当番"})
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let hid = h["id"].as_str().expect("id");
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/handoffs/{hid}/acknowledge"),
+        &manager,
+        None,
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = call(&mut c, "GET", &path, &toba, None, None).await.json();
+    assert_eq!(list[0]["holder_name"], "mie.info さん", "{list}");
+    // Toba's duty did not move with it.
+    let duty = w.t.app.store.duty(incident).await.expect("duty");
+    assert!(
+        duty.iter()
+            .all(|d| d.user_id != w.pref_member.id || d.org_id == w.pref.id)
+    );
+    let r = call(
+        &mut c,
+        "GET",
+        &format!("/api/v1/incidents/{incident}/handoffs/draft?position=nonsense"),
+        &toba,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}

@@ -34,6 +34,7 @@ pub(super) async fn insert_event(
 }
 
 const HANDOFF_COLS: &str = "h.id, h.incident_id, r.name AS incident_name, h.org_id, o.name AS org_name, \
+    h.position_id, p.name AS position_name, \
     h.from_user, fu.display_name AS from_name, h.to_user, tu.display_name AS to_name, h.summary, h.risks, \
     h.notes, h.facts, h.period_from, h.items_carried, h.items_added, h.items_closed, h.version, \
     h.created_at, h.updated_at, h.acknowledged_at, h.escalated_at, \
@@ -41,7 +42,8 @@ const HANDOFF_COLS: &str = "h.id, h.incident_id, r.name AS incident_name, h.org_
     (SELECT COUNT(*) FROM handoff_items a WHERE a.handoff_id = h.id AND a.acknowledged_at IS NOT NULL) AS acked";
 
 const HANDOFF_JOINS: &str = "JOIN rooms r ON r.id = h.incident_id JOIN orgs o ON o.id = h.org_id \
-    JOIN users fu ON fu.id = h.from_user JOIN users tu ON tu.id = h.to_user";
+    JOIN users fu ON fu.id = h.from_user JOIN users tu ON tu.id = h.to_user \
+    LEFT JOIN positions p ON p.id = h.position_id";
 
 fn handoff_row(r: &AnyRow) -> StoreResult<Handoff> {
     let facts: String = r.try_get("facts")?;
@@ -51,6 +53,8 @@ fn handoff_row(r: &AnyRow) -> StoreResult<Handoff> {
         incident_name: r.try_get("incident_name")?,
         org_id: id(r, "org_id")?,
         org_name: r.try_get("org_name")?,
+        position_id: opt_id(r, "position_id")?,
+        position_name: r.try_get("position_name")?,
         from_user: id(r, "from_user")?,
         from_name: r.try_get("from_name")?,
         to_user: id(r, "to_user")?,
@@ -72,6 +76,20 @@ fn handoff_row(r: &AnyRow) -> StoreResult<Handoff> {
         acknowledged_at: r.try_get("acknowledged_at")?,
         escalated_at: r.try_get("escalated_at")?,
         items: Vec::new(),
+    })
+}
+
+const POSITION_SELECT: &str = "SELECT p.id, p.incident_id, p.name, p.holder_id, \
+    u.display_name AS holder_name, p.since FROM positions p LEFT JOIN users u ON u.id = p.holder_id";
+
+fn position_row(r: &AnyRow) -> StoreResult<Position> {
+    Ok(Position {
+        id: id(r, "id")?,
+        incident: id(r, "incident_id")?,
+        name: r.try_get("name")?,
+        holder_id: opt_id(r, "holder_id")?,
+        holder_name: r.try_get("holder_name")?,
+        since: r.try_get("since")?,
     })
 }
 
@@ -148,14 +166,111 @@ async fn handoff_item_title(tx: &mut Tx<'_>, hid: HandoffId, item: ItemId) -> St
 
 #[async_trait]
 impl HandoffStore for SqlStore {
-    async fn last_handoff_at(&self, incident: RoomId, org: OrgId) -> StoreResult<Option<Millis>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MAX(acknowledged_at) FROM handoffs WHERE incident_id = $1 AND org_id = $2",
-        )
+    async fn last_handoff_at(
+        &self,
+        incident: RoomId,
+        org: OrgId,
+        position: Option<PositionId>,
+    ) -> StoreResult<Option<Millis>> {
+        let mut q = Built::new("SELECT MAX(acknowledged_at) FROM handoffs WHERE incident_id = ");
+        q.bind_str(incident.to_string());
+        match position {
+            Some(p) => q.push(" AND position_id = ").bind_str(p.to_string()),
+            None => q
+                .push(" AND position_id IS NULL AND org_id = ")
+                .bind_str(org.to_string()),
+        };
+        let row = q.query().fetch_one(&self.reader).await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    async fn positions(&self, incident: RoomId) -> StoreResult<Vec<Position>> {
+        let rows = sqlx::query(&format!(
+            "{POSITION_SELECT} WHERE p.incident_id = $1 ORDER BY p.name"
+        ))
         .bind(incident.to_string())
-        .bind(org.to_string())
-        .fetch_one(&self.reader)
-        .await?)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(position_row).collect()
+    }
+
+    async fn position(&self, pid: PositionId) -> StoreResult<Position> {
+        let row = sqlx::query(&format!("{POSITION_SELECT} WHERE p.id = $1"))
+            .bind(pid.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        position_row(&row)
+    }
+
+    async fn create_position(
+        &self,
+        incident: RoomId,
+        name: PositionName,
+        by: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<PositionId> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let pid = PositionId::new();
+        sqlx::query(
+            "INSERT INTO positions (id, incident_id, name, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(pid.to_string())
+        .bind(incident.to_string())
+        .bind(name.as_str())
+        .bind(by.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("name"))?;
+        insert_record_entry(&mut tx, EntryKind::Duty, incident, &pid.to_string(), now).await?;
+        commit_audited(
+            tx,
+            AuditRecord {
+                object: format!("position:{pid}"),
+                ..audit
+            },
+        )
+        .await?;
+        Ok(pid)
+    }
+
+    async fn take_position(
+        &self,
+        pid: PositionId,
+        user: UserId,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.writer, self.backend).await?;
+        let incident: String =
+            sqlx::query_scalar("SELECT incident_id FROM positions WHERE id = $1")
+                .bind(pid.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let took = sqlx::query(
+            "UPDATE positions SET holder_id = $1, since = $2 WHERE id = $3 AND holder_id IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .bind(pid.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !took {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let incident: RoomId = incident
+            .parse()
+            .map_err(|_| StoreError::Corrupt("bad incident id of a position".into()))?;
+        insert_record_entry(&mut tx, EntryKind::Duty, incident, &pid.to_string(), now).await?;
+        commit_audited(tx, audit).await?;
+        Ok(true)
     }
 
     async fn unconfirmed_asks(&self, room: RoomId) -> StoreResult<Vec<AskFact>> {
@@ -216,8 +331,9 @@ impl HandoffStore for SqlStore {
             .map_err(|e| StoreError::Corrupt(format!("handoff facts: {e}")))?;
         sqlx::query(
             "INSERT INTO handoffs (id, incident_id, org_id, from_user, to_user, summary, risks, notes, \
-             facts, period_from, items_carried, items_added, items_closed, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             facts, period_from, items_carried, items_added, items_closed, created_at, updated_at, \
+             position_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(hid.to_string())
         .bind(h.incident.to_string())
@@ -234,6 +350,7 @@ impl HandoffStore for SqlStore {
         .bind(h.facts.items_closed.len() as i64)
         .bind(now)
         .bind(now)
+        .bind(h.position.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(unique("handoff"))?;
@@ -497,27 +614,44 @@ impl HandoffStore for SqlStore {
             tx.rollback().await?;
             return Ok(Err(refusal));
         }
-        let row = sqlx::query("SELECT incident_id, org_id, to_user FROM handoffs WHERE id = $1")
-            .bind(hid.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let (incident, org, to): (RoomId, OrgId, UserId) = (
+        let row = sqlx::query(
+            "SELECT incident_id, org_id, to_user, position_id FROM handoffs WHERE id = $1",
+        )
+        .bind(hid.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (incident, org, to, position): (RoomId, OrgId, UserId, Option<PositionId>) = (
             id(&row, "incident_id")?,
             id(&row, "org_id")?,
             id(&row, "to_user")?,
+            opt_id(&row, "position_id")?,
         );
-        // Duty moves to the incoming person now, and only now.
-        sqlx::query(
-            "INSERT INTO duty (incident_id, org_id, user_id, since) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (incident_id, org_id) DO UPDATE SET user_id = excluded.user_id, since = excluded.since",
-        )
-        .bind(incident.to_string())
-        .bind(org.to_string())
-        .bind(to.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_record_entry(&mut tx, EntryKind::Duty, incident, &org.to_string(), now).await?;
+        // Duty (or the position) moves to the incoming person now, and only now.
+        let held = match position {
+            Some(p) => {
+                sqlx::query("UPDATE positions SET holder_id = $1, since = $2 WHERE id = $3")
+                    .bind(to.to_string())
+                    .bind(now)
+                    .bind(p.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                p.to_string()
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO duty (incident_id, org_id, user_id, since) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (incident_id, org_id) DO UPDATE SET user_id = excluded.user_id, since = excluded.since",
+                )
+                .bind(incident.to_string())
+                .bind(org.to_string())
+                .bind(to.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                org.to_string()
+            }
+        };
+        insert_record_entry(&mut tx, EntryKind::Duty, incident, &held, now).await?;
         let (_, title, _) = handoff_head(&mut tx, hid).await?;
         insert_event(
             &mut tx,
