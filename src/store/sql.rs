@@ -6,7 +6,8 @@
 //! - **PostgreSQL**: one pool. Timeline positions come from a sequence, and sequences commit out
 //!   of order, so every transaction that writes entries first takes one transaction-scoped
 //!   advisory lock: positions are then handed out and committed in the same order, and "every
-//!   entry after N" is well defined for all instances. Each entry write also `NOTIFY`s the other
+//!   entry after N" is well defined for all instances. The post writer takes it late (after its
+//!   reads and audit rows) and runs twice, so one batch is read while another commits. Each entry write also `NOTIFY`s the other
 //!   instances (delivered at commit; a wake-up, never the data).
 //!
 //! The SQL is written once: `$1`-style placeholders (which SQLite accepts too), integers for
@@ -139,14 +140,21 @@ struct PostJob {
 /// queues a NOTIFY for the other instances (delivered at commit).
 async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Tx<'static>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    lock_positions(&mut tx, backend).await?;
+    Ok(tx)
+}
+
+/// On PostgreSQL, takes the position lock (held to the end of the transaction) and queues the
+/// wake-up for other instances; a transaction must do this before it writes any entry.
+async fn lock_positions(tx: &mut Tx<'_>, backend: Backend) -> Result<(), sqlx::Error> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, '')")
             .bind(POSITION_LOCK)
             .bind(NOTIFY_CHANNEL)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    Ok(tx)
+    Ok(())
 }
 
 /// Most posts committed together in one transaction.
@@ -154,9 +162,19 @@ const GROUP_COMMIT_MAX: usize = 128;
 
 /// Group commit: posts that arrive while the previous transaction is being made durable are
 /// written together and acknowledged after one fsync. A post is acknowledged only once committed.
-async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<PostJob>) {
-    while let Some(batch) = next_batch(&mut rx, GROUP_COMMIT_MAX).await {
-        let mut tx = match begin_write(&writer, backend).await {
+async fn post_writer(
+    writer: AnyPool,
+    backend: Backend,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<PostJob>>>,
+) {
+    loop {
+        // Several writers may share the queue (PostgreSQL): one takes the waiting posts while
+        // another is committing its batch.
+        let Some(batch) = next_batch(&mut *rx.lock().await, GROUP_COMMIT_MAX).await else {
+            return;
+        };
+        // The position lock is taken inside `post_batch`, only for the writes that need it.
+        let mut tx = match writer.begin().await {
             Ok(tx) => tx,
             Err(e) => {
                 let msg = e.to_string();
@@ -169,7 +187,7 @@ async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<P
         // Refusals (not a member, archived, bad reply) are decided before anything is written; a
         // database error aborts the whole batch, and every poster is told to retry (their keys
         // make the retry safe).
-        let results = match post_batch(&mut tx, &batch).await {
+        let results = match post_batch(&mut tx, backend, &batch).await {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -265,7 +283,13 @@ impl SqlStore {
             }
         };
         let (posts, rx) = mpsc::channel(4096);
-        tokio::spawn(post_writer(writer.clone(), backend, rx));
+        // SQLite has one writing connection; PostgreSQL overlaps a batch's reads with the
+        // previous batch's commit.
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = if backend == Backend::Postgres { 2 } else { 1 };
+        for _ in 0..writers {
+            tokio::spawn(post_writer(writer.clone(), backend, rx.clone()));
+        }
         let (reads, rx) = mpsc::channel(8192);
         tokio::spawn(read_writer(writer.clone(), backend, rx));
         Ok(Self {
@@ -936,6 +960,7 @@ fn bind_list<'a>(q: &mut Built, values: impl IntoIterator<Item = &'a String>) {
 /// before the first write.
 async fn post_batch(
     tx: &mut Tx<'_>,
+    backend: Backend,
     jobs: &[PostJob],
 ) -> StoreResult<Vec<StoreResult<Written<MessageId>>>> {
     use std::collections::{HashMap, HashSet};
@@ -1041,6 +1066,59 @@ async fn post_batch(
         }
     }
     if !accepted.is_empty() {
+        // Audit rows, one statement (they name the message ids, known already).
+        let mut q = Built::new(
+            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
+        );
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let a = &jobs[*i].audit;
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(uuid::Uuid::now_v7().to_string())
+                .push(", ")
+                .bind_int(a.at)
+                .push(", ");
+            match a.user_id {
+                Some(u) => q.bind_str(u.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ");
+            match a.org_id {
+                Some(o) => q.bind_str(o.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ")
+                .bind_str(a.action.as_str())
+                .push(", ")
+                .bind_str(format!("message:{mid}"))
+                .push(", ");
+            q.bind_str(a.address.as_str())
+                .push(", ")
+                .bind_str(if a.result.is_empty() {
+                    "ok"
+                } else {
+                    a.result.as_str()
+                });
+            q.push(", ").bind_str(a.detail.as_str()).push(")");
+        }
+        q.query().execute(&mut **tx).await?;
+        // From here on the batch writes entries: positions must commit in order. (Keys are
+        // written under the lock too, so two batches with one key cannot wait on each other.)
+        lock_positions(tx, backend).await?;
+        let mut q =
+            Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let j = &jobs[*i];
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(j.idem.user_id.to_string())
+                .push(", ")
+                .bind_str(j.idem.key.as_str())
+                .push(", ");
+            q.bind_str(format!("message:{mid}"))
+                .push(", ")
+                .bind_int(j.now)
+                .push(")");
+        }
+        q.query().execute(&mut **tx).await?;
         // Entries first: their positions, in this order, are the messages' positions.
         let mut q =
             Built::new("INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ");
@@ -1149,56 +1227,6 @@ async fn post_batch(
                 }
             }
         }
-        // Keys and audit rows, one statement each.
-        let mut q =
-            Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let j = &jobs[*i];
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(j.idem.user_id.to_string())
-                .push(", ")
-                .bind_str(j.idem.key.as_str())
-                .push(", ");
-            q.bind_str(format!("message:{mid}"))
-                .push(", ")
-                .bind_int(j.now)
-                .push(")");
-        }
-        q.query().execute(&mut **tx).await?;
-        let mut q = Built::new(
-            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
-        );
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let a = &jobs[*i].audit;
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(uuid::Uuid::now_v7().to_string())
-                .push(", ")
-                .bind_int(a.at)
-                .push(", ");
-            match a.user_id {
-                Some(u) => q.bind_str(u.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ");
-            match a.org_id {
-                Some(o) => q.bind_str(o.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ")
-                .bind_str(a.action.as_str())
-                .push(", ")
-                .bind_str(format!("message:{mid}"))
-                .push(", ");
-            q.bind_str(a.address.as_str())
-                .push(", ")
-                .bind_str(if a.result.is_empty() {
-                    "ok"
-                } else {
-                    a.result.as_str()
-                });
-            q.push(", ").bind_str(a.detail.as_str()).push(")");
-        }
-        q.query().execute(&mut **tx).await?;
         for (i, mid, _) in &accepted {
             results[*i] = Some(Ok(Written {
                 value: *mid,
