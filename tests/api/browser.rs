@@ -961,7 +961,13 @@ async fn a_shift_is_handed_over_acknowledged_in_another_browser_and_timed_on_the
     m.goto(&format!("{}/incidents/{incident}/handoffs", server.base))
         .await
         .expect("timeline");
-    sees(m, "toba.info さん → toba.admin さん", 10).await;
+    m.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//table//th[contains(., 'toba.info さん →') and contains(., 'toba.admin さん')]",
+        ))
+        .await
+        .expect("from → to on the timeline");
     sees(m, "12 分", 10).await;
     out_chrome.stop().await;
     in_chrome.stop().await;
