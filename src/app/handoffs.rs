@@ -53,6 +53,8 @@ pub struct HandoffInput {
 /// A change as typed: `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct HandoffEditInput {
+    /// Another incoming person's user id (when the one named cannot come).
+    pub to: Option<String>,
     pub summary: Option<String>,
     pub risks: Option<String>,
     pub notes: Option<String>,
@@ -353,8 +355,16 @@ impl App {
         id: HandoffId,
         edit: HandoffEditInput,
     ) -> AppResult<Handoff> {
-        self.handoff_as(actor, id, false, "handoff.edit").await?;
+        let h = self.handoff_as(actor, id, false, "handoff.edit").await?;
+        let to = match edit.to.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => {
+                let to = self.incoming_person(actor, &h, raw).await?;
+                (to != h.to_user).then_some(to)
+            }
+        };
         let edit = HandoffEdit {
+            to,
             summary: edit.summary.as_deref().map(summary_text).transpose()?,
             risks: edit
                 .risks
@@ -374,6 +384,33 @@ impl App {
             .map_err(acknowledged)?;
         self.live.ring();
         self.handoff(actor, id).await
+    }
+
+    /// Who may take over a handoff's duty or position: members of its incident other than the
+    /// outgoing person (of the organisation, for its duty).
+    pub async fn handoff_candidates(&self, h: &Handoff) -> AppResult<Vec<Member>> {
+        let mut m = self.store.members(h.incident).await?;
+        m.retain(|m| (h.position_id.is_some() || m.org_id == h.org_id) && m.user_id != h.from_user);
+        Ok(m)
+    }
+
+    /// Checks a newly named incoming person.
+    async fn incoming_person(&self, actor: &Actor, h: &Handoff, raw: &str) -> AppResult<UserId> {
+        let to: UserId = raw
+            .parse()
+            .map_err(|_| Invalid::new("to", "err-handoff-to"))?;
+        if to == actor.user.id {
+            return Err(Invalid::new("to", "err-handoff-to-self").into());
+        }
+        if !self
+            .handoff_candidates(h)
+            .await?
+            .iter()
+            .any(|m| m.user_id == to)
+        {
+            return Err(Invalid::new("to", "err-handoff-to-outside").into());
+        }
+        Ok(to)
     }
 
     /// The incoming person acknowledges one item.
@@ -507,6 +544,11 @@ impl App {
                 ..Default::default()
             })
             .await?)
+    }
+
+    /// How many handoffs wait for `user` (the badge).
+    pub async fn handoffs_waiting_count(&self, user: UserId) -> AppResult<i64> {
+        Ok(self.store.waiting_count(user).await?)
     }
 
     /// Handoffs waiting for the actor to acknowledge them.

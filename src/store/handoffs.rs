@@ -71,6 +71,8 @@ pub struct NewHandoff {
 /// What the outgoing person may change before it is acknowledged; `None` keeps a field.
 #[derive(Debug, Clone, Default)]
 pub struct HandoffEdit {
+    /// Another incoming person (checked by the use case), who is notified.
+    pub to: Option<UserId>,
     pub summary: Option<ItemText>,
     pub risks: Option<ItemText>,
     pub notes: Option<ItemText>,
@@ -264,6 +266,8 @@ pub trait HandoffStore {
         audit: AuditRecord,
     ) -> StoreResult<Written<HandoffId>>;
     async fn handoff(&self, id: HandoffId) -> StoreResult<Handoff>;
+    /// How many handoffs wait for `user` to acknowledge them (the top bar's badge).
+    async fn waiting_count(&self, user: UserId) -> StoreResult<i64>;
     /// Handoffs, newest first.
     async fn handoffs(&self, filter: &HandoffFilter) -> StoreResult<Vec<Handoff>>;
     /// Changes the text of a handoff not acknowledged yet; `Conflict("acknowledged")` after.

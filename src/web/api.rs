@@ -1592,7 +1592,7 @@ pub async fn counts(State(app): State<App>, c: Caller) -> AppResult<Json<CountsO
         .into_iter()
         .map(|r| (r.room.id.to_string(), r.unread))
         .collect();
-    let handoffs = app.handoffs_for_me(&c.s.actor).await?.len() as i64;
+    let handoffs = app.handoffs_waiting_count(c.s.actor.user.id).await?;
     Ok(Json(CountsOut {
         inbox,
         handoffs,

@@ -40,6 +40,9 @@ pub struct HandoffIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffPatchIn {
+    /// Another incoming person (when the one named cannot come); they are notified.
+    #[schema(max_length = 36)]
+    pub to: Option<String>,
     #[schema(min_length = 1, max_length = 2000)]
     pub summary: Option<String>,
     #[schema(max_length = 2000)]
@@ -660,6 +663,7 @@ pub async fn edit_handoff(
 ) -> AppResult<Json<HandoffOut>> {
     c.check_csrf(&headers)?;
     let edit = HandoffEditInput {
+        to: b.to,
         summary: b.summary,
         risks: b.risks,
         notes: b.notes,

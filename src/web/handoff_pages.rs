@@ -107,6 +107,8 @@ struct HandoffPage {
     incident: Incident,
     h: Handoff,
     now: i64,
+    /// Who else could take over (for the outgoing person's edit form).
+    candidates: Vec<crate::store::Member>,
 }
 
 impl HandoffPage {
@@ -138,11 +140,17 @@ pub async fn handoff(
     let h = app.handoff(&s.actor, parse_id(&id)?).await?;
     let (incident, _) = app.incident(&s.actor, h.incident).await?;
     let ctx = Ctx::new(&app, &s, s.tr.t("ui-handoff")).await?;
+    let candidates = if h.is_waiting() && h.from_user == s.actor.user.id {
+        app.handoff_candidates(&h).await?
+    } else {
+        Vec::new()
+    };
     Ok(HandoffPage {
         ctx,
         incident,
         h,
         now: app.now(),
+        candidates,
     }
     .into_response())
 }
@@ -155,6 +163,7 @@ fn back(id: HandoffId, anchor: &str) -> String {
 /// The outgoing person's edit: `summary`, `risks`, `notes`.
 #[derive(Deserialize)]
 pub struct EditFields {
+    to: Option<String>,
     summary: Option<String>,
     risks: Option<String>,
     notes: Option<String>,
@@ -169,6 +178,7 @@ pub async fn edit(
     let id: HandoffId = parse_id(&id)?;
     let Write { s, form, headers } = w;
     let edit = HandoffEditInput {
+        to: form.to,
         summary: form.summary,
         risks: form.risks,
         notes: form.notes,

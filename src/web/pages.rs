@@ -43,7 +43,7 @@ impl Ctx {
             me: Some(s.actor.user.clone()),
             csrf: s.csrf.clone(),
             inbox: app.inbox_unread(s.actor.user.id).await?,
-            handoffs: app.handoffs_for_me(&s.actor).await?.len() as i64,
+            handoffs: app.handoffs_waiting_count(s.actor.user.id).await?,
             title,
             head_pos: app.live.head(),
             is_admin: s.is_admin(),

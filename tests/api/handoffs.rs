@@ -731,6 +731,36 @@ async fn a_named_position_is_defined_by_a_manager_taken_and_handed_across_organi
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let hid = h["id"].as_str().expect("id");
+    // The person named cannot come: the outgoing person names another, who is notified; the
+    // first can no longer acknowledge.
+    let admin = token_for(&w.t, "toba.admin").await;
+    let other = w.toba_admin.id.to_string();
+    let r = call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/handoffs/{hid}"),
+        &toba,
+        None,
+        Some(&serde_json::json!({ "to": w.toba_member.id.to_string() }).to_string()),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "to oneself: {}",
+        r.body
+    );
+    let r = call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/handoffs/{hid}"),
+        &toba,
+        None,
+        Some(&serde_json::json!({ "to": other }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["to_name"], "toba.admin さん");
     let r = call(
         &mut c,
         "POST",
@@ -740,9 +770,19 @@ async fn a_named_position_is_defined_by_a_manager_taken_and_handed_across_organi
         Some("{}"),
     )
     .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/handoffs/{hid}/acknowledge"),
+        &admin,
+        None,
+        Some("{}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = call(&mut c, "GET", &path, &toba, None, None).await.json();
-    assert_eq!(list[0]["holder_name"], "mie.info さん", "{list}");
+    assert_eq!(list[0]["holder_name"], "toba.admin さん", "{list}");
     // Toba's duty did not move with it.
     let duty = w.t.app.store.duty(incident).await.expect("duty");
     assert!(

@@ -434,6 +434,15 @@ impl HandoffStore for SqlStore {
         Ok(h)
     }
 
+    async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM handoffs WHERE to_user = $1 AND acknowledged_at IS NULL",
+        )
+        .bind(user.to_string())
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
     async fn handoffs(&self, f: &HandoffFilter) -> StoreResult<Vec<Handoff>> {
         let mut q = Built::new(&format!(
             "SELECT {HANDOFF_COLS} FROM handoffs h {HANDOFF_JOINS} JOIN incidents inc ON inc.room_id = h.incident_id \
@@ -472,6 +481,9 @@ impl HandoffStore for SqlStore {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         let mut q = Built::new("UPDATE handoffs SET version = version + 1, updated_at = ");
         q.bind_int(now);
+        if let Some(to) = edit.to {
+            q.push(", to_user = ").bind_str(to.to_string());
+        }
         if let Some(s) = &edit.summary {
             q.push(", summary = ").bind_str(s.as_str());
         }
@@ -488,6 +500,9 @@ impl HandoffStore for SqlStore {
             return Err(StoreError::Conflict("acknowledged"));
         }
         let (incident, title, _) = handoff_head(&mut tx, hid).await?;
+        if let (Some(to), Some(by)) = (edit.to, audit.user_id) {
+            inbox_about(&mut tx, to, "handoff", incident, by, hid, now).await?;
+        }
         insert_event(
             &mut tx,
             EntryKind::Handoff,
