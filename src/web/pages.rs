@@ -586,6 +586,14 @@ impl RoomTemplate {
     fn waited(&self, h: &crate::store::Handoff) -> i64 {
         h.waited(self.now) / 60_000
     }
+    /// Whether a handoff of the viewer's organisation's duty already waits.
+    fn org_handoff_waiting(&self) -> bool {
+        let org = self.my_org();
+        self.p
+            .waiting
+            .iter()
+            .any(|h| h.org_id == org && h.position_id.is_none())
+    }
     /// Whether the viewer holds duty for their organisation (and may hand it over).
     fn on_duty(&self) -> bool {
         let me = self.ctx.me_uid();
