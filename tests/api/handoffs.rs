@@ -800,3 +800,123 @@ async fn a_named_position_is_defined_by_a_manager_taken_and_handed_across_organi
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_pages_work_without_javascript_from_draft_to_acknowledgement() {
+    let w = World::new().await;
+    let (incident, item, _) = shift(&w).await;
+    let mut out = w.t.login("toba.info").await;
+    let mut inc = w.t.login("toba.admin").await;
+    let room = out.get(&format!("/rooms/{incident}")).await;
+    assert!(room.body.contains("引継ぎを始める"), "{}", room.body);
+    let form = out.get(&format!("/incidents/{incident}/handoff/new")).await;
+    assert!(form.body.contains("答志島へ給水車を手配"), "{}", form.body);
+    assert!(form.body.contains("この勤務で追加"), "{}", form.body);
+    // A bad form is refused with the reason on the page, and stores nothing.
+    let to = w.toba_admin.id.to_string();
+    let r = out
+        .post(
+            &format!("/incidents/{incident}/handoffs"),
+            &[
+                ("to", to.as_str()),
+                ("summary", ""),
+                ("idem", &form.hidden("idem")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("勤務のまとめを書いてください"),
+        "{}",
+        r.body
+    );
+    let r = out
+        .post(
+            &format!("/incidents/{incident}/handoffs"),
+            &[
+                ("to", to.as_str()),
+                ("summary", "夜間は港の見回りを継続"),
+                ("idem", &form.hidden("idem")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = r.location();
+    let hid = page.trim_start_matches("/handoffs/").to_string();
+    let room = out.get(&format!("/rooms/{incident}")).await;
+    assert!(!room.body.contains("引継ぎを始める"), "one waits already");
+
+    // The incoming person asks; the outgoing person answers and edits; the incoming person
+    // acknowledges the item and the whole with the version on the page.
+    let r = inc
+        .post(
+            &format!("/handoffs/{hid}/items/{item}/question"),
+            &[("question", "見回りは何時から？")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = out
+        .post(
+            &format!("/handoffs/{hid}/items/{item}/answer"),
+            &[("answer", "22時と2時")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = out
+        .post(
+            &format!("/handoffs/{hid}/edit"),
+            &[
+                ("summary", "夜間は港の見回りを継続（22時・2時）"),
+                ("notes", "無線はチャンネル3"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let view = inc.get(&page).await;
+    for text in [
+        "見回りは何時から？",
+        "22時と2時",
+        "無線はチャンネル3",
+        "未承認の項目が 1 件",
+    ] {
+        assert!(view.body.contains(text), "{text}: {}", view.body);
+    }
+    let r = inc
+        .post(&format!("/handoffs/{hid}/items/{item}/acknowledge"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let view = inc.get(&page).await;
+    let r = inc
+        .post(
+            &format!("/handoffs/{hid}/acknowledge"),
+            &[("version", view.hidden("version").as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/rooms/{incident}#duty"));
+    let done = out.get(&page).await;
+    assert!(done.body.contains("承認済み"), "{}", done.body);
+    assert!(
+        !done.body.contains("引継ぎを保存"),
+        "no edit form after acknowledgement"
+    );
+
+    // The item's history page and the CSV of the incident's timeline.
+    let hist = out
+        .get(&format!("/incidents/{incident}/items/{item}"))
+        .await;
+    assert!(
+        hist.body.contains("この項目を持った勤務 (1)") && hist.body.contains("対応項目を追加"),
+        "{}",
+        hist.body
+    );
+    let csv = out
+        .get(&format!("/incidents/{incident}/handoffs.csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body.contains("夜間は港の見回りを継続（22時・2時）"),
+        "{}",
+        csv.body
+    );
+}
