@@ -137,6 +137,9 @@ impl Matrix {
     }
 }
 
+/// A request's addressees are reminded at most once in this many milliseconds (10 minutes).
+const REMIND_QUIET_MS: i64 = 10 * 60 * 1000;
+
 impl App {
     /// Turns what the poster asked into addressees, checked against the room's members.
     pub(super) async fn confirm_spec(
@@ -279,10 +282,17 @@ impl App {
             return Err(AppError::Conflict("err-confirm-all-done"));
         }
         let audit = self.audit_for(actor, "confirm.remind", object);
+        let now = self.now();
         let n = self
             .store
-            .remind(&pending, actor.user.id, self.now(), audit)
-            .await?;
+            .remind(&pending, actor.user.id, now, now - REMIND_QUIET_MS, audit)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => {
+                    AppError::Conflict("err-confirm-reminded-recently")
+                }
+                e => e.into(),
+            })?;
         self.live.ring();
         Ok(n)
     }

@@ -131,12 +131,15 @@ pub trait ConfirmStore {
         broadcast: BroadcastId,
     ) -> StoreResult<Option<ConfirmRequest>>;
     /// Puts a reminder in the inbox of everyone still asked by `messages` (for an
-    /// organisation: its members in the room); returns how many people were reminded.
+    /// organisation: its members in the room), skipping requests reminded after `quiet_since`
+    /// (a conditional update, so two presses at once remind once). Returns how many people were
+    /// reminded, or `Conflict("reminded")` when every request was reminded too recently.
     async fn remind(
         &self,
         messages: &[MessageId],
         actor: UserId,
         now: Millis,
+        quiet_since: Millis,
         audit: AuditRecord,
     ) -> StoreResult<usize>;
     /// Records `user`'s confirmation for each of `targets` not confirmed yet (the first stays);

@@ -263,6 +263,13 @@ async fn the_pages_ask_confirm_show_the_matrix_remind_and_export_those_not_confi
     let r = pref.post(&format!("{matrix}/remind"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(r.location().ends_with("?reminded=2"), "{}", r.location());
+    // A second press within ten minutes reminds nobody again; later it does.
+    let r = pref.post(&format!("{matrix}/remind"), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("10分以内に催促したばかり"), "{}", r.body);
+    w.t.clock.advance(time::Duration::minutes(11));
+    let r = pref.post(&format!("{matrix}/remind"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let mut toba = w.t.login("toba.info").await;
     let inbox = toba.get("/inbox").await;
     assert!(inbox.body.contains("確認の催促"), "{}", inbox.body);

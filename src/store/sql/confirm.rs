@@ -289,11 +289,27 @@ impl ConfirmStore for SqlStore {
         messages: &[MessageId],
         actor: UserId,
         now: Millis,
+        quiet_since: Millis,
         audit: AuditRecord,
     ) -> StoreResult<usize> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
         let mut reminded = 0;
+        let mut due = 0;
         for mid in messages {
+            let claimed = sqlx::query(
+                "UPDATE confirm_requests SET reminded_at = $1 WHERE message_id = $2 \
+                 AND (reminded_at IS NULL OR reminded_at <= $3)",
+            )
+            .bind(now)
+            .bind(mid.to_string())
+            .bind(quiet_since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                continue;
+            }
+            due += 1;
             // The people behind every addressee not confirmed yet.
             let people: Vec<(String, String)> = sqlx::query_as(
                 "SELECT DISTINCT rm.user_id, cr.room_id FROM confirm_targets t \
@@ -326,6 +342,10 @@ impl ConfirmStore for SqlStore {
                 .await?;
                 reminded += 1;
             }
+        }
+        if due == 0 && !messages.is_empty() {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict("reminded"));
         }
         commit_audited(tx, audit).await?;
         Ok(reminded)
