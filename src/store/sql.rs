@@ -978,11 +978,16 @@ async fn post_batch(
             }
         }
     }
-    // Keys stored by earlier transactions.
+    // Keys stored by earlier transactions. The primary key is (user_id, key): naming the users
+    // lets both databases search it instead of reading every stored key (which grew with the
+    // table and was most of PostgreSQL's work under load).
     let keys: Vec<String> = first_of.keys().map(|(_, k)| k.to_string()).collect();
+    let users: HashSet<String> = first_of.keys().map(|(u, _)| u.to_string()).collect();
     let mut stored: HashMap<(String, String), String> = HashMap::new();
     if !keys.is_empty() {
-        let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE key IN (");
+        let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE user_id IN (");
+        bind_list(&mut q, &users);
+        q.push(") AND key IN (");
         bind_list(&mut q, &keys);
         q.push(")");
         for r in q.query().fetch_all(&mut **tx).await? {
@@ -1066,43 +1071,9 @@ async fn post_batch(
         }
     }
     if !accepted.is_empty() {
-        // Audit rows, one statement (they name the message ids, known already).
-        let mut q = Built::new(
-            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
-        );
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let a = &jobs[*i].audit;
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(uuid::Uuid::now_v7().to_string())
-                .push(", ")
-                .bind_int(a.at)
-                .push(", ");
-            match a.user_id {
-                Some(u) => q.bind_str(u.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ");
-            match a.org_id {
-                Some(o) => q.bind_str(o.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ")
-                .bind_str(a.action.as_str())
-                .push(", ")
-                .bind_str(format!("message:{mid}"))
-                .push(", ");
-            q.bind_str(a.address.as_str())
-                .push(", ")
-                .bind_str(if a.result.is_empty() {
-                    "ok"
-                } else {
-                    a.result.as_str()
-                });
-            q.push(", ").bind_str(a.detail.as_str()).push(")");
-        }
-        q.query().execute(&mut **tx).await?;
-        // From here on the batch writes entries: positions must commit in order. (Keys are
-        // written under the lock too, so two batches with one key cannot wait on each other.)
+        // From here on the batch writes entries: positions must commit in order. Keys are
+        // written first, under the lock, so a key stored by a batch that committed meanwhile
+        // is seen here and never waited on.
         lock_positions(tx, backend).await?;
         let mut q =
             Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
@@ -1118,7 +1089,58 @@ async fn post_batch(
                 .bind_int(j.now)
                 .push(")");
         }
-        q.query().execute(&mut **tx).await?;
+        // A key another batch stored meanwhile (a retry racing its first try) is taken: that
+        // post is a replay, written nothing here.
+        q.push(" ON CONFLICT DO NOTHING RETURNING user_id, key");
+        let mut inserted: HashSet<(String, String)> = HashSet::new();
+        for r in q.query().fetch_all(&mut **tx).await? {
+            inserted.insert((r.try_get("user_id")?, r.try_get("key")?));
+        }
+        let taken: Vec<usize> = accepted
+            .iter()
+            .map(|(i, _, _)| *i)
+            .filter(|&i| {
+                let j = &jobs[i];
+                !inserted.contains(&(j.idem.user_id.to_string(), j.idem.key.as_str().to_string()))
+            })
+            .collect();
+        if !taken.is_empty() {
+            let users: HashSet<String> = taken
+                .iter()
+                .map(|&i| jobs[i].idem.user_id.to_string())
+                .collect();
+            let keys: HashSet<String> = taken
+                .iter()
+                .map(|&i| jobs[i].idem.key.as_str().to_string())
+                .collect();
+            let mut q =
+                Built::new("SELECT user_id, key, result FROM idempotency WHERE user_id IN (");
+            bind_list(&mut q, &users);
+            q.push(") AND key IN (");
+            bind_list(&mut q, &keys);
+            q.push(")");
+            let mut theirs: HashMap<(String, String), String> = HashMap::new();
+            for r in q.query().fetch_all(&mut **tx).await? {
+                theirs.insert(
+                    (r.try_get("user_id")?, r.try_get("key")?),
+                    r.try_get("result")?,
+                );
+            }
+            for &i in &taken {
+                let j = &jobs[i];
+                let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
+                results[i] = Some(match theirs.get(&k) {
+                    Some(prev) => idem_result(prev, "message").map(|mid| Written {
+                        value: mid,
+                        replayed: true,
+                    }),
+                    None => Err(StoreError::Unavailable("idempotency key in flight".into())),
+                });
+            }
+            accepted.retain(|(i, _, _)| !taken.contains(i));
+        }
+    }
+    if !accepted.is_empty() {
         // Entries first: their positions, in this order, are the messages' positions.
         let mut q =
             Built::new("INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ");
@@ -1227,6 +1249,41 @@ async fn post_batch(
                 }
             }
         }
+        // Audit rows, one statement.
+        let mut q = Built::new(
+            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
+        );
+        for (k, (i, mid, _)) in accepted.iter().enumerate() {
+            let a = &jobs[*i].audit;
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_str(uuid::Uuid::now_v7().to_string())
+                .push(", ")
+                .bind_int(a.at)
+                .push(", ");
+            match a.user_id {
+                Some(u) => q.bind_str(u.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ");
+            match a.org_id {
+                Some(o) => q.bind_str(o.to_string()),
+                None => q.push("NULL"),
+            };
+            q.push(", ")
+                .bind_str(a.action.as_str())
+                .push(", ")
+                .bind_str(format!("message:{mid}"))
+                .push(", ");
+            q.bind_str(a.address.as_str())
+                .push(", ")
+                .bind_str(if a.result.is_empty() {
+                    "ok"
+                } else {
+                    a.result.as_str()
+                });
+            q.push(", ").bind_str(a.detail.as_str()).push(")");
+        }
+        q.query().execute(&mut **tx).await?;
         for (i, mid, _) in &accepted {
             results[*i] = Some(Ok(Written {
                 value: *mid,
