@@ -958,6 +958,40 @@ fn bind_list<'a>(q: &mut Built, values: impl IntoIterator<Item = &'a String>) {
 /// whole batch (look up keys, check membership and replies, insert entries, messages, keys and
 /// audit rows), so a batch costs about as many round trips as one post. Every refusal is decided
 /// before the first write.
+/// The results stored under some (user, key) pairs. Each pair is looked up exactly, so both
+/// databases search the primary key instead of reading every key of the users (or, by key
+/// alone, every stored key — once most of PostgreSQL's work under load, growing with the table).
+async fn stored_keys<'k>(
+    tx: &mut Tx<'_>,
+    pairs: impl IntoIterator<Item = (UserId, &'k str)>,
+) -> StoreResult<std::collections::HashMap<(String, String), String>> {
+    let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE ");
+    let mut any = false;
+    for (k, (user, key)) in pairs.into_iter().enumerate() {
+        q.push(if k == 0 {
+            "(user_id = "
+        } else {
+            " OR (user_id = "
+        })
+        .bind_str(user.to_string())
+        .push(" AND key = ")
+        .bind_str(key)
+        .push(")");
+        any = true;
+    }
+    let mut out = std::collections::HashMap::new();
+    if !any {
+        return Ok(out);
+    }
+    for r in q.query().fetch_all(&mut **tx).await? {
+        out.insert(
+            (r.try_get("user_id")?, r.try_get("key")?),
+            r.try_get("result")?,
+        );
+    }
+    Ok(out)
+}
+
 async fn post_batch(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -978,25 +1012,8 @@ async fn post_batch(
             }
         }
     }
-    // Keys stored by earlier transactions. The primary key is (user_id, key): naming the users
-    // lets both databases search it instead of reading every stored key (which grew with the
-    // table and was most of PostgreSQL's work under load).
-    let keys: Vec<String> = first_of.keys().map(|(_, k)| k.to_string()).collect();
-    let users: HashSet<String> = first_of.keys().map(|(u, _)| u.to_string()).collect();
-    let mut stored: HashMap<(String, String), String> = HashMap::new();
-    if !keys.is_empty() {
-        let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE user_id IN (");
-        bind_list(&mut q, &users);
-        q.push(") AND key IN (");
-        bind_list(&mut q, &keys);
-        q.push(")");
-        for r in q.query().fetch_all(&mut **tx).await? {
-            stored.insert(
-                (r.try_get("user_id")?, r.try_get("key")?),
-                r.try_get("result")?,
-            );
-        }
-    }
+    // Keys stored by earlier transactions.
+    let stored = stored_keys(tx, first_of.keys().map(|(u, k)| (*u, *k))).await?;
     for (i, j) in jobs.iter().enumerate() {
         if repeat[i].is_none() {
             let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
@@ -1105,27 +1122,13 @@ async fn post_batch(
             })
             .collect();
         if !taken.is_empty() {
-            let users: HashSet<String> = taken
-                .iter()
-                .map(|&i| jobs[i].idem.user_id.to_string())
-                .collect();
-            let keys: HashSet<String> = taken
-                .iter()
-                .map(|&i| jobs[i].idem.key.as_str().to_string())
-                .collect();
-            let mut q =
-                Built::new("SELECT user_id, key, result FROM idempotency WHERE user_id IN (");
-            bind_list(&mut q, &users);
-            q.push(") AND key IN (");
-            bind_list(&mut q, &keys);
-            q.push(")");
-            let mut theirs: HashMap<(String, String), String> = HashMap::new();
-            for r in q.query().fetch_all(&mut **tx).await? {
-                theirs.insert(
-                    (r.try_get("user_id")?, r.try_get("key")?),
-                    r.try_get("result")?,
-                );
-            }
+            let theirs = stored_keys(
+                tx,
+                taken
+                    .iter()
+                    .map(|&i| (jobs[i].idem.user_id, jobs[i].idem.key.as_str())),
+            )
+            .await?;
             for &i in &taken {
                 let j = &jobs[i];
                 let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
