@@ -192,6 +192,18 @@ impl App {
         input: HandoffInput,
         key: IdemKey,
     ) -> AppResult<Written<HandoffId>> {
+        let idem = crate::store::Idem {
+            user_id: actor.user.id,
+            key,
+        };
+        // A retry of a handoff already made answers with it, whatever happened since.
+        if let Some(id) = self.store.handoff_by_key(&idem).await? {
+            self.handoff(actor, id).await?;
+            return Ok(Written {
+                value: id,
+                replayed: true,
+            });
+        }
         let draft = self.handoff_draft(actor, incident, input.position).await?;
         if draft.holder().is_some_and(|u| u != actor.user.id) {
             return Err(AppError::Conflict("err-handoff-not-on-duty"));
@@ -233,10 +245,7 @@ impl App {
                         .map(|(i, c)| (i.id, i.title, c))
                         .collect(),
                 },
-                crate::store::Idem {
-                    user_id: actor.user.id,
-                    key,
-                },
+                idem,
                 self.now(),
                 audit,
             )

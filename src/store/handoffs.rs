@@ -265,6 +265,9 @@ pub trait HandoffStore {
         now: Millis,
         audit: AuditRecord,
     ) -> StoreResult<Written<HandoffId>>;
+    /// The handoff an idempotency key already made, if any (a retry after the first try
+    /// succeeded, even once duty has moved).
+    async fn handoff_by_key(&self, idem: &Idem) -> StoreResult<Option<HandoffId>>;
     async fn handoff(&self, id: HandoffId) -> StoreResult<Handoff>;
     /// How many handoffs wait for `user` to acknowledge them (the top bar's badge).
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64>;

@@ -382,6 +382,19 @@ async fn a_shift_is_handed_over_item_by_item_and_duty_moves_on_acknowledgement()
         let r = call(&mut c, method, &p, token, None, b).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{method} {p}: {}", r.body);
     }
+    // A late retry of the first request, after duty moved, still answers with that handoff.
+    let late = call(
+        &mut c,
+        "POST",
+        &path,
+        &toba,
+        Some("handoff-0001"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.body);
+    assert_eq!(late.json()["replayed"], true);
+    assert_eq!(late.json()["handoff"]["id"], h["id"]);
     let after = call(&mut c, "GET", &hpath, &admin, None, None).await.json();
     assert_eq!(
         after["summary"],

@@ -394,6 +394,13 @@ impl HandoffStore for SqlStore {
         })
     }
 
+    async fn handoff_by_key(&self, idem: &Idem) -> StoreResult<Option<HandoffId>> {
+        match idem_lookup(&self.reader, idem).await? {
+            Some(prev) => Ok(Some(idem_result(&prev, "handoff")?)),
+            None => Ok(None),
+        }
+    }
+
     async fn handoff(&self, hid: HandoffId) -> StoreResult<Handoff> {
         let row = sqlx::query(&format!(
             "SELECT {HANDOFF_COLS} FROM handoffs h {HANDOFF_JOINS} WHERE h.id = $1"
