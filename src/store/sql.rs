@@ -672,14 +672,32 @@ async fn insert_inbox(
     actor: Option<UserId>,
     now: Millis,
 ) -> StoreResult<()> {
+    insert_inbox_about(tx, user, kind, room, message, None, actor, now).await
+}
+
+/// An inbox item, with the id of the record it is about when that is not a message (a
+/// handoff's), and its entry for the user's live streams.
+#[allow(clippy::too_many_arguments)]
+async fn insert_inbox_about(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    kind: &str,
+    room: Option<RoomId>,
+    message: Option<MessageId>,
+    record: Option<&str>,
+    actor: Option<UserId>,
+    now: Millis,
+) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO inbox (id, user_id, kind, room_id, message_id, actor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO inbox (id, user_id, kind, room_id, message_id, ref_id, actor_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(InboxId::new().to_string())
     .bind(user.to_string())
     .bind(kind)
     .bind(room.map(|r| r.to_string()))
     .bind(message.map(|m| m.to_string()))
+    .bind(record)
     .bind(actor.map(|a| a.to_string()))
     .bind(now)
     .execute(&mut **tx)

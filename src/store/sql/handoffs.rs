@@ -109,10 +109,23 @@ fn event_row(r: &AnyRow) -> StoreResult<IncidentEvent> {
 const EVENT_SELECT: &str = "SELECT e.pos, e.incident_id, e.kind, e.ref_id, e.title, e.detail, \
     u.display_name AS user_name, e.at FROM incident_events e LEFT JOIN users u ON u.id = e.user_id";
 
-/// The handoff's incident, title for events and whether it is acknowledged, read in `tx`.
-async fn handoff_head(tx: &mut Tx<'_>, hid: HandoffId) -> StoreResult<(RoomId, String, bool)> {
+/// What the writes of a handoff need to know of it, read in their transaction.
+struct HandoffHead {
+    id: HandoffId,
+    incident: RoomId,
+    org: OrgId,
+    position: Option<PositionId>,
+    from: UserId,
+    to: UserId,
+    /// "from → to", the title of its timeline events.
+    title: String,
+    acknowledged: bool,
+}
+
+async fn handoff_head(tx: &mut Tx<'_>, hid: HandoffId) -> StoreResult<HandoffHead> {
     let row = sqlx::query(
-        "SELECT h.incident_id, fu.display_name || ' → ' || tu.display_name AS title, h.acknowledged_at \
+        "SELECT h.incident_id, h.org_id, h.position_id, h.from_user, h.to_user, \
+         fu.display_name || ' → ' || tu.display_name AS title, h.acknowledged_at \
          FROM handoffs h JOIN users fu ON fu.id = h.from_user JOIN users tu ON tu.id = h.to_user \
          WHERE h.id = $1",
     )
@@ -120,11 +133,16 @@ async fn handoff_head(tx: &mut Tx<'_>, hid: HandoffId) -> StoreResult<(RoomId, S
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(StoreError::NotFound)?;
-    Ok((
-        id(&row, "incident_id")?,
-        row.try_get("title")?,
-        row.try_get::<Option<i64>, _>("acknowledged_at")?.is_some(),
-    ))
+    Ok(HandoffHead {
+        id: hid,
+        incident: id(&row, "incident_id")?,
+        org: id(&row, "org_id")?,
+        position: opt_id(&row, "position_id")?,
+        from: id(&row, "from_user")?,
+        to: id(&row, "to_user")?,
+        title: row.try_get("title")?,
+        acknowledged: row.try_get::<Option<i64>, _>("acknowledged_at")?.is_some(),
+    })
 }
 
 /// An inbox item about a handoff (the incoming person's, or a manager's when it is overdue).
@@ -132,26 +150,22 @@ async fn inbox_about(
     tx: &mut Tx<'_>,
     user: UserId,
     kind: &str,
-    incident: RoomId,
+    head: &HandoffHead,
     actor: UserId,
-    hid: HandoffId,
     now: Millis,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO inbox (id, user_id, kind, room_id, actor_id, ref_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    let record = head.id.to_string();
+    insert_inbox_about(
+        tx,
+        user,
+        kind,
+        Some(head.incident),
+        None,
+        Some(&record),
+        Some(actor),
+        now,
     )
-    .bind(InboxId::new().to_string())
-    .bind(user.to_string())
-    .bind(kind)
-    .bind(incident.to_string())
-    .bind(actor.to_string())
-    .bind(hid.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    insert_entry(tx, EntryKind::Inbox, None, None, Some(user), now).await?;
-    Ok(())
+    .await
 }
 
 /// The title of an item of a handoff, read in `tx`.
@@ -354,31 +368,38 @@ impl HandoffStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unique("handoff"))?;
-        for (item, title, change) in &h.items {
-            sqlx::query(
-                "INSERT INTO handoff_items (handoff_id, item_id, title, change) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(hid.to_string())
-            .bind(item.to_string())
-            .bind(title)
-            .bind(change.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // Its items in one statement (a busy incident carries hundreds).
+        if !h.items.is_empty() {
+            let mut q = Built::new(
+                "INSERT INTO handoff_items (handoff_id, item_id, title, change) VALUES ",
+            );
+            for (k, (item, title, change)) in h.items.iter().enumerate() {
+                q.push(if k == 0 { "(" } else { ", (" })
+                    .bind_str(hid.to_string())
+                    .push(", ")
+                    .bind_str(item.to_string())
+                    .push(", ")
+                    .bind_str(title.as_str())
+                    .push(", ")
+                    .bind_str(change.as_str())
+                    .push(")");
+            }
+            q.query().execute(&mut *tx).await?;
         }
-        let (_, title, _) = handoff_head(&mut tx, hid).await?;
+        let head = handoff_head(&mut tx, hid).await?;
         insert_event(
             &mut tx,
             EntryKind::Handoff,
             h.incident,
             "handoff",
             &hid.to_string(),
-            &title,
+            &head.title,
             h.summary.as_str(),
             Some(h.from),
             now,
         )
         .await?;
-        inbox_about(&mut tx, h.to, "handoff", h.incident, h.from, hid, now).await?;
+        inbox_about(&mut tx, h.to, "handoff", &head, h.from, now).await?;
         idem_store(&mut tx, &idem, &format!("handoff:{hid}"), now).await?;
         commit_audited(
             tx,
@@ -506,17 +527,17 @@ impl HandoffStore for SqlStore {
             handoff_head(&mut tx, hid).await?;
             return Err(StoreError::Conflict("acknowledged"));
         }
-        let (incident, title, _) = handoff_head(&mut tx, hid).await?;
-        if let (Some(to), Some(by)) = (edit.to, audit.user_id) {
-            inbox_about(&mut tx, to, "handoff", incident, by, hid, now).await?;
+        let head = handoff_head(&mut tx, hid).await?;
+        if let Some(to) = edit.to {
+            inbox_about(&mut tx, to, "handoff", &head, head.from, now).await?;
         }
         insert_event(
             &mut tx,
             EntryKind::Handoff,
-            incident,
+            head.incident,
             "handoff_edited",
             &hid.to_string(),
-            &title,
+            &head.title,
             "",
             audit.user_id,
             now,
@@ -534,9 +555,9 @@ impl HandoffStore for SqlStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer, self.backend).await?;
-        let (incident, _, done) = handoff_head(&mut tx, hid).await?;
+        let head = handoff_head(&mut tx, hid).await?;
         let title = handoff_item_title(&mut tx, hid, item).await?;
-        if done {
+        if head.acknowledged {
             return Err(StoreError::Conflict("acknowledged"));
         }
         let (sql, text, refusal, kind) = match &act {
@@ -584,7 +605,7 @@ impl HandoffStore for SqlStore {
         insert_event(
             &mut tx,
             EntryKind::Handoff,
-            incident,
+            head.incident,
             kind,
             &hid.to_string(),
             &title,
@@ -636,20 +657,10 @@ impl HandoffStore for SqlStore {
             tx.rollback().await?;
             return Ok(Err(refusal));
         }
-        let row = sqlx::query(
-            "SELECT incident_id, org_id, to_user, position_id FROM handoffs WHERE id = $1",
-        )
-        .bind(hid.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        let (incident, org, to, position): (RoomId, OrgId, UserId, Option<PositionId>) = (
-            id(&row, "incident_id")?,
-            id(&row, "org_id")?,
-            id(&row, "to_user")?,
-            opt_id(&row, "position_id")?,
-        );
+        let head = handoff_head(&mut tx, hid).await?;
+        let (incident, to) = (head.incident, head.to);
         // Duty (or the position) moves to the incoming person now, and only now.
-        let held = match position {
+        let held = match head.position {
             Some(p) => {
                 sqlx::query("UPDATE positions SET holder_id = $1, since = $2 WHERE id = $3")
                     .bind(to.to_string())
@@ -665,23 +676,22 @@ impl HandoffStore for SqlStore {
                      ON CONFLICT (incident_id, org_id) DO UPDATE SET user_id = excluded.user_id, since = excluded.since",
                 )
                 .bind(incident.to_string())
-                .bind(org.to_string())
+                .bind(head.org.to_string())
                 .bind(to.to_string())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                org.to_string()
+                head.org.to_string()
             }
         };
         insert_record_entry(&mut tx, EntryKind::Duty, incident, &held, now).await?;
-        let (_, title, _) = handoff_head(&mut tx, hid).await?;
         insert_event(
             &mut tx,
             EntryKind::Handoff,
             incident,
             "handoff_acknowledged",
             &hid.to_string(),
-            &title,
+            &head.title,
             "",
             Some(to),
             now,
@@ -719,35 +729,28 @@ impl HandoffStore for SqlStore {
                 tx.rollback().await?;
                 continue;
             }
-            let (incident, title, _) = handoff_head(&mut tx, hid).await?;
-            let from: UserId =
-                sqlx::query_scalar::<_, String>("SELECT from_user FROM handoffs WHERE id = $1")
-                    .bind(hid.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("bad user id of a handoff".into()))?;
+            let head = handoff_head(&mut tx, hid).await?;
             let managers: Vec<String> = sqlx::query_scalar(
                 "SELECT rm.user_id FROM room_members rm JOIN users u ON u.id = rm.user_id \
                  WHERE rm.room_id = $1 AND rm.role IN ('manager', 'owner') AND u.active = 1 \
                  ORDER BY rm.user_id",
             )
-            .bind(incident.to_string())
+            .bind(head.incident.to_string())
             .fetch_all(&mut *tx)
             .await?;
             for m in &managers {
                 let Ok(uid) = m.parse::<UserId>() else {
                     continue;
                 };
-                inbox_about(&mut tx, uid, "handoff_overdue", incident, from, hid, now).await?;
+                inbox_about(&mut tx, uid, "handoff_overdue", &head, head.from, now).await?;
             }
             insert_event(
                 &mut tx,
                 EntryKind::Handoff,
-                incident,
+                head.incident,
                 "handoff_escalated",
                 &hid.to_string(),
-                &title,
+                &head.title,
                 "",
                 None,
                 now,
