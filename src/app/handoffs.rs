@@ -63,17 +63,61 @@ pub struct HandoffEditInput {
 /// An item with everything that happened to it and the shifts that held it.
 #[derive(Debug, Clone)]
 pub struct ItemHistory {
+    pub incident: crate::store::Incident,
     pub item: Item,
     pub events: Vec<IncidentEvent>,
     pub shifts: Vec<ItemShift>,
 }
 
-fn summary_text(raw: &str) -> AppResult<ItemText> {
-    let s = ItemText::parse(raw, "summary")?;
+/// One handoff as its page shows it.
+#[derive(Debug, Clone)]
+pub struct HandoffView {
+    pub handoff: Handoff,
+    pub incident: crate::store::Incident,
+    /// Who else could take over, for the outgoing person while it waits (else empty).
+    pub candidates: Vec<Member>,
+}
+
+/// The handoff timeline: of one incident, or of every active incident the actor is in.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub incident: Option<crate::store::Incident>,
+    pub handoffs: Vec<Handoff>,
+}
+
+/// A text that must not be empty (`key` says so).
+fn required_text(raw: &str, field: &'static str, key: &'static str) -> AppResult<ItemText> {
+    let s = ItemText::parse(raw, field)?;
     if s.as_str().is_empty() {
-        return Err(Invalid::new("summary", "err-handoff-summary").into());
+        return Err(Invalid::new(field, key).into());
     }
     Ok(s)
+}
+
+fn summary_text(raw: &str) -> AppResult<ItemText> {
+    required_text(raw, "summary", "err-handoff-summary")
+}
+
+/// Who may take over from `from`: the other members of the incident, of `org` for its duty
+/// (anyone in the incident for a named position).
+fn takers(mut members: Vec<Member>, org: OrgId, position: bool, from: UserId) -> Vec<Member> {
+    members.retain(|m| (position || m.org_id == org) && m.user_id != from);
+    members
+}
+
+/// The incoming person named in a form: one of `candidates`, not the outgoing person.
+fn incoming_person(raw: &str, from: UserId, candidates: &[Member]) -> AppResult<UserId> {
+    let to: UserId = raw
+        .trim()
+        .parse()
+        .map_err(|_| Invalid::new("to", "err-handoff-to"))?;
+    if to == from {
+        return Err(Invalid::new("to", "err-handoff-to-self").into());
+    }
+    if !candidates.iter().any(|m| m.user_id == to) {
+        return Err(Invalid::new("to", "err-handoff-to-outside").into());
+    }
+    Ok(to)
 }
 
 impl App {
@@ -155,10 +199,12 @@ impl App {
             .await?
             .into_iter()
             .find(|d| d.org_id == org);
-        // A position passes to anyone in the incident; duty stays in the organisation.
-        let mut candidates = self.store.members(incident).await?;
-        candidates
-            .retain(|m| (position.is_some() || m.org_id == org) && m.user_id != actor.user.id);
+        let candidates = takers(
+            self.store.members(incident).await?,
+            org,
+            position.is_some(),
+            actor.user.id,
+        );
         let pid = position.as_ref().map(|p| p.id);
         let waiting = self
             .store
@@ -208,17 +254,7 @@ impl App {
         if draft.holder().is_some_and(|u| u != actor.user.id) {
             return Err(AppError::Conflict("err-handoff-not-on-duty"));
         }
-        let to: UserId = input
-            .to
-            .trim()
-            .parse()
-            .map_err(|_| Invalid::new("to", "err-handoff-to"))?;
-        if to == actor.user.id {
-            return Err(Invalid::new("to", "err-handoff-to-self").into());
-        }
-        if !draft.candidates.iter().any(|m| m.user_id == to) {
-            return Err(Invalid::new("to", "err-handoff-to-outside").into());
-        }
+        let to = incoming_person(&input.to, actor.user.id, &draft.candidates)?;
         let summary = summary_text(&input.summary)?;
         let risks = ItemText::parse(&input.risks, "risks")?;
         let notes = ItemText::parse(&input.notes, "notes")?;
@@ -322,9 +358,33 @@ impl App {
 
     /// One handoff with its items: for the members of its incident (and the deployment admin).
     pub async fn handoff(&self, actor: &Actor, id: HandoffId) -> AppResult<Handoff> {
+        Ok(self.handoff_in(actor, id).await?.0)
+    }
+
+    /// A handoff and its incident, checking the actor may see them.
+    async fn handoff_in(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+    ) -> AppResult<(Handoff, crate::store::Incident)> {
         let h = self.store.handoff(id).await?;
-        self.incident(actor, h.incident).await?;
-        Ok(h)
+        let (incident, _) = self.incident(actor, h.incident).await?;
+        Ok((h, incident))
+    }
+
+    /// A handoff as its page shows it.
+    pub async fn handoff_view(&self, actor: &Actor, id: HandoffId) -> AppResult<HandoffView> {
+        let (handoff, incident) = self.handoff_in(actor, id).await?;
+        let candidates = if handoff.is_waiting() && handoff.from_user == actor.user.id {
+            self.handoff_candidates(&handoff).await?
+        } else {
+            Vec::new()
+        };
+        Ok(HandoffView {
+            handoff,
+            incident,
+            candidates,
+        })
     }
 
     /// A handoff the actor may act on as `who` (its outgoing or incoming person), still open.
@@ -368,7 +428,7 @@ impl App {
         let to = match edit.to.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => {
-                let to = self.incoming_person(actor, &h, raw).await?;
+                let to = incoming_person(raw, actor.user.id, &self.handoff_candidates(&h).await?)?;
                 (to != h.to_user).then_some(to)
             }
         };
@@ -395,31 +455,14 @@ impl App {
         self.handoff(actor, id).await
     }
 
-    /// Who may take over a handoff's duty or position: members of its incident other than the
-    /// outgoing person (of the organisation, for its duty).
-    pub async fn handoff_candidates(&self, h: &Handoff) -> AppResult<Vec<Member>> {
-        let mut m = self.store.members(h.incident).await?;
-        m.retain(|m| (h.position_id.is_some() || m.org_id == h.org_id) && m.user_id != h.from_user);
-        Ok(m)
-    }
-
-    /// Checks a newly named incoming person.
-    async fn incoming_person(&self, actor: &Actor, h: &Handoff, raw: &str) -> AppResult<UserId> {
-        let to: UserId = raw
-            .parse()
-            .map_err(|_| Invalid::new("to", "err-handoff-to"))?;
-        if to == actor.user.id {
-            return Err(Invalid::new("to", "err-handoff-to-self").into());
-        }
-        if !self
-            .handoff_candidates(h)
-            .await?
-            .iter()
-            .any(|m| m.user_id == to)
-        {
-            return Err(Invalid::new("to", "err-handoff-to-outside").into());
-        }
-        Ok(to)
+    /// Who may take over a handoff's duty or position.
+    async fn handoff_candidates(&self, h: &Handoff) -> AppResult<Vec<Member>> {
+        Ok(takers(
+            self.store.members(h.incident).await?,
+            h.org_id,
+            h.position_id.is_some(),
+            h.from_user,
+        ))
     }
 
     /// The incoming person acknowledges one item.
@@ -429,16 +472,8 @@ impl App {
         id: HandoffId,
         item: ItemId,
     ) -> AppResult<Handoff> {
-        self.handoff_as(actor, id, true, "handoff.ack_item").await?;
-        self.store
-            .act_on_item(id, item, ItemAct::Acknowledge, actor.user.id, self.now())
+        self.act_on_item(actor, id, item, ItemAct::Acknowledge)
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => AppError::Conflict("err-handoff-item-acknowledged"),
-                e => e.into(),
-            })?;
-        self.live.ring();
-        self.handoff(actor, id).await
     }
 
     /// The incoming person asks about one item; the outgoing person answers in place.
@@ -449,17 +484,8 @@ impl App {
         item: ItemId,
         question: &str,
     ) -> AppResult<Handoff> {
-        self.handoff_as(actor, id, true, "handoff.ask").await?;
-        let q = ItemText::parse(question, "question")?;
-        if q.as_str().is_empty() {
-            return Err(Invalid::new("question", "err-required").into());
-        }
-        self.store
-            .act_on_item(id, item, ItemAct::Ask(q), actor.user.id, self.now())
-            .await
-            .map_err(acknowledged)?;
-        self.live.ring();
-        self.handoff(actor, id).await
+        let q = required_text(question, "question", "err-required")?;
+        self.act_on_item(actor, id, item, ItemAct::Ask(q)).await
     }
 
     /// The outgoing person answers the question on one item.
@@ -470,17 +496,35 @@ impl App {
         item: ItemId,
         answer: &str,
     ) -> AppResult<Handoff> {
-        self.handoff_as(actor, id, false, "handoff.answer").await?;
-        let a = ItemText::parse(answer, "answer")?;
-        if a.as_str().is_empty() {
-            return Err(Invalid::new("answer", "err-required").into());
-        }
+        let a = required_text(answer, "answer", "err-required")?;
+        self.act_on_item(actor, id, item, ItemAct::Answer(a)).await
+    }
+
+    /// One act on an item, by the person it belongs to (answers: the outgoing person; the rest:
+    /// the incoming one), while the handoff waits.
+    async fn act_on_item(
+        &self,
+        actor: &Actor,
+        id: HandoffId,
+        item: ItemId,
+        act: ItemAct,
+    ) -> AppResult<Handoff> {
+        let (incoming, action) = match act {
+            ItemAct::Acknowledge => (true, "handoff.ack_item"),
+            ItemAct::Ask(_) => (true, "handoff.ask"),
+            ItemAct::Answer(_) => (false, "handoff.answer"),
+        };
+        self.handoff_as(actor, id, incoming, action).await?;
+        let acknowledging = matches!(act, ItemAct::Acknowledge);
         self.store
-            .act_on_item(id, item, ItemAct::Answer(a), actor.user.id, self.now())
+            .act_on_item(id, item, act, actor.user.id, self.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict("no_question") => {
                     AppError::Conflict("err-handoff-no-question")
+                }
+                StoreError::Conflict(_) if acknowledging => {
+                    AppError::Conflict("err-handoff-item-acknowledged")
                 }
                 e => acknowledged(e),
             })?;
@@ -525,12 +569,13 @@ impl App {
         &self,
         actor: &Actor,
         incident: Option<RoomId>,
-    ) -> AppResult<Vec<Handoff>> {
-        if let Some(i) = incident {
-            self.incident(actor, i).await?;
-        }
+    ) -> AppResult<Timeline> {
+        let inc = match incident {
+            Some(i) => Some(self.incident(actor, i).await?.0),
+            None => None,
+        };
         let everyone = Self::is_deployment_admin(actor);
-        Ok(self
+        let handoffs = self
             .store
             .handoffs(&HandoffFilter {
                 incident,
@@ -539,7 +584,11 @@ impl App {
                 limit: 2000,
                 ..Default::default()
             })
-            .await?)
+            .await?;
+        Ok(Timeline {
+            incident: inc,
+            handoffs,
+        })
     }
 
     /// Handoffs of an incident waiting for acknowledgement (for its header).
@@ -592,8 +641,9 @@ impl App {
         incident: RoomId,
         id: ItemId,
     ) -> AppResult<ItemHistory> {
-        let item = self.item(actor, incident, id).await?;
+        let (item, inc) = self.item_in(actor, incident, id).await?;
         Ok(ItemHistory {
+            incident: inc,
             item,
             events: self.store.item_events(id).await?,
             shifts: self.store.item_shifts(id).await?,

@@ -83,9 +83,19 @@ impl App {
 
     /// One item of an incident.
     pub async fn item(&self, actor: &Actor, incident: RoomId, id: ItemId) -> AppResult<Item> {
-        self.incident(actor, incident).await?;
+        Ok(self.item_in(actor, incident, id).await?.0)
+    }
+
+    /// One item of an incident, with the incident.
+    pub(super) async fn item_in(
+        &self,
+        actor: &Actor,
+        incident: RoomId,
+        id: ItemId,
+    ) -> AppResult<(Item, crate::store::Incident)> {
+        let (inc, _) = self.incident(actor, incident).await?;
         match self.store.item(id).await? {
-            i if i.incident == incident => Ok(i),
+            i if i.incident == incident => Ok((i, inc)),
             _ => Err(AppError::NotFound),
         }
     }

@@ -590,7 +590,8 @@ pub async fn incident_handoffs(
 ) -> AppResult<Json<Vec<HandoffOut>>> {
     let list = app
         .handoff_timeline(&c.s.actor, Some(parse_id(&incident)?))
-        .await?;
+        .await?
+        .handoffs;
     let now = app.now();
     Ok(Json(
         list.into_iter().map(|h| HandoffOut::new(h, now)).collect(),
@@ -608,7 +609,8 @@ pub async fn incident_handoffs_csv(
 ) -> AppResult<Response> {
     let list = app
         .handoff_timeline(&c.s.actor, Some(parse_id(&incident)?))
-        .await?;
+        .await?
+        .handoffs;
     Ok(super::csv_file(
         handoffs_csv(&list, &c.s.tr, app.now())?,
         "handoffs.csv",
@@ -619,7 +621,7 @@ pub async fn incident_handoffs_csv(
 #[utoipa::path(get, path = "/api/v1/handoffs",
     responses((status = 200, body = Vec<HandoffOut>), (status = 401)))]
 pub async fn all_handoffs(State(app): State<App>, c: Caller) -> AppResult<Json<Vec<HandoffOut>>> {
-    let list = app.handoff_timeline(&c.s.actor, None).await?;
+    let list = app.handoff_timeline(&c.s.actor, None).await?.handoffs;
     let now = app.now();
     Ok(Json(
         list.into_iter().map(|h| HandoffOut::new(h, now)).collect(),
@@ -630,7 +632,7 @@ pub async fn all_handoffs(State(app): State<App>, c: Caller) -> AppResult<Json<V
 #[utoipa::path(get, path = "/api/v1/handoffs.csv",
     responses((status = 200, content_type = "text/csv", body = String), (status = 401)))]
 pub async fn all_handoffs_csv(State(app): State<App>, c: Caller) -> AppResult<Response> {
-    let list = app.handoff_timeline(&c.s.actor, None).await?;
+    let list = app.handoff_timeline(&c.s.actor, None).await?.handoffs;
     Ok(super::csv_file(
         handoffs_csv(&list, &c.s.tr, app.now())?,
         "handoffs.csv",

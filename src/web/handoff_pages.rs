@@ -137,20 +137,14 @@ pub async fn handoff(
     s: Session,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let h = app.handoff(&s.actor, parse_id(&id)?).await?;
-    let (incident, _) = app.incident(&s.actor, h.incident).await?;
+    let v = app.handoff_view(&s.actor, parse_id(&id)?).await?;
     let ctx = Ctx::new(&app, &s, s.tr.t("ui-handoff")).await?;
-    let candidates = if h.is_waiting() && h.from_user == s.actor.user.id {
-        app.handoff_candidates(&h).await?
-    } else {
-        Vec::new()
-    };
     Ok(HandoffPage {
         ctx,
-        incident,
-        h,
+        incident: v.incident,
+        h: v.handoff,
         now: app.now(),
-        candidates,
+        candidates: v.candidates,
     }
     .into_response())
 }
@@ -325,11 +319,10 @@ async fn timeline(
     incident: Option<RoomId>,
     q: PrintQuery,
 ) -> AppResult<Response> {
-    let list = app.handoff_timeline(&s.actor, incident).await?;
-    let incident = match incident {
-        Some(i) => Some(app.incident(&s.actor, i).await?.0),
-        None => None,
-    };
+    let crate::app::Timeline {
+        incident,
+        handoffs: list,
+    } = app.handoff_timeline(&s.actor, incident).await?;
     let ctx = Ctx::new(app, s, s.tr.t("ui-handoff-timeline")).await?;
     if q.print.is_some_and(|p| p == "1") {
         return Ok(PrintPage {
@@ -377,7 +370,7 @@ pub async fn of_incident(
 
 /// Every handoff of the active incidents the viewer is in, as CSV.
 pub async fn all_csv(State(app): State<App>, s: Session) -> AppResult<Response> {
-    let list = app.handoff_timeline(&s.actor, None).await?;
+    let list = app.handoff_timeline(&s.actor, None).await?.handoffs;
     Ok(super::csv_file(
         super::api_handoffs::handoffs_csv(&list, &s.tr, app.now())?,
         "handoffs.csv",
@@ -392,7 +385,8 @@ pub async fn incident_csv(
 ) -> AppResult<Response> {
     let list = app
         .handoff_timeline(&s.actor, Some(parse_id(&room)?))
-        .await?;
+        .await?
+        .handoffs;
     Ok(super::csv_file(
         super::api_handoffs::handoffs_csv(&list, &s.tr, app.now())?,
         "handoffs.csv",
@@ -403,7 +397,6 @@ pub async fn incident_csv(
 #[template(path = "item_history.html")]
 struct ItemPage {
     ctx: Ctx,
-    incident: Incident,
     hist: ItemHistory,
 }
 
@@ -415,14 +408,8 @@ pub async fn item_history(
 ) -> AppResult<Response> {
     let room: RoomId = parse_id(&room)?;
     let hist = app.item_history(&s.actor, room, parse_id(&item)?).await?;
-    let (incident, _) = app.incident(&s.actor, room).await?;
     let ctx = Ctx::new(&app, &s, hist.item.title.clone()).await?;
-    Ok(ItemPage {
-        ctx,
-        incident,
-        hist,
-    }
-    .into_response())
+    Ok(ItemPage { ctx, hist }.into_response())
 }
 
 /// A new position's name (`name`).
