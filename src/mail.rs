@@ -48,15 +48,13 @@ impl Mailer {
         let kind = t.t(crate::i18n::inbox_kind_key(&item.kind));
         let place = item.room_name.clone().unwrap_or_else(|| t.t("ui-dm"));
         let actor = item.actor_name.clone().unwrap_or_default();
-        let link = match (item.room_id, item.message_id) {
-            _ if item.kind.starts_with("handoff") && item.ref_id.is_some() => format!(
-                "{}/handoffs/{}",
-                app.config.base_url,
-                item.ref_id.as_deref().unwrap_or_default()
-            ),
-            (Some(r), Some(m)) => format!("{}/rooms/{r}/messages/{m}", app.config.base_url),
-            (Some(r), None) => format!("{}/rooms/{r}", app.config.base_url),
-            _ => format!("{}/inbox", app.config.base_url),
+        // An item about a record (a handoff) links to it; the rest to their message or room.
+        let base = &app.config.base_url;
+        let link = match (item.ref_id.as_deref(), item.room_id, item.message_id) {
+            (Some(h), _, _) => format!("{base}/handoffs/{h}"),
+            (None, Some(r), Some(m)) => format!("{base}/rooms/{r}/messages/{m}"),
+            (None, Some(r), None) => format!("{base}/rooms/{r}"),
+            _ => format!("{base}/inbox"),
         };
         let mut body = format!("{kind}: {actor} ({place})\n\n");
         if let Some(e) = &item.excerpt {

@@ -334,6 +334,16 @@ async fn setup(users: usize, postgres: Option<&str>, instances: usize) -> anyhow
     })
 }
 
+/// Prints the p50, p99 and maximum of sorted client-measured latencies.
+fn print_latency(sorted: &[f64]) {
+    println!(
+        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(sorted, 0.5),
+        pct(sorted, 0.99),
+        pct(sorted, 1.0)
+    );
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -579,12 +589,7 @@ async fn bench_page(requests: usize, pg: Option<&str>) -> anyhow::Result<()> {
         "room page with 50 messages, {requests} sequential requests over loopback ({})",
         if pg.is_some() { "PostgreSQL" } else { "SQLite" }
     );
-    println!(
-        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        pct(&lat, 1.0)
-    );
+    print_latency(&lat);
     b.finish().await;
     Ok(())
 }
@@ -700,12 +705,7 @@ async fn bench_matrix(
         rooms * (members + 1),
         if pg.is_some() { "PostgreSQL" } else { "SQLite" }
     );
-    println!(
-        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        pct(&lat, 1.0)
-    );
+    print_latency(&lat);
     b.finish().await;
     Ok(())
 }
@@ -858,12 +858,7 @@ async fn bench_handoff(
     println!(
         "handoff draft: {entries} timeline entries, {items} open items, {requests} sequential GET …/handoffs/draft ({engine})"
     );
-    println!(
-        "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        pct(&lat, 1.0)
-    );
+    print_latency(&lat);
 
     // A long incident: `handoffs` completed handoffs of five items each.
     let long = bench_incident(&b, "試験 長期の災害", out, now - 3_600_000).await?;
@@ -929,12 +924,7 @@ async fn bench_handoff(
         println!(
             "handoff timeline {what}: {handoffs} handoffs, {requests} sequential GETs ({engine})"
         );
-        println!(
-            "  ms (client-measured, includes loopback): p50 {:.2}  p99 {:.2}  max {:.2}",
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            pct(&lat, 1.0)
-        );
+        print_latency(&lat);
     }
     b.finish().await;
     Ok(())
