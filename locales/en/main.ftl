@@ -669,3 +669,4 @@ err-position = Unknown position.
 err-position-exists = This incident already has a position of that name.
 err-position-held = Someone else holds this position; it moves by a handoff.
 err-confirm-reminded-recently = A reminder went out less than 10 minutes ago; wait a little before reminding again.
+err-event-kind = Unknown kind of change.

@@ -666,3 +666,4 @@ err-position = 役職が見つかりません。
 err-position-exists = この災害には同じ名前の役職がすでにあります。
 err-position-held = 別の人がこの役職を担当しています。交代は引継ぎで行います。
 err-confirm-reminded-recently = 10分以内に催促したばかりです。少し時間をおいてから催促してください。
+err-event-kind = 不明な変更の種類です。

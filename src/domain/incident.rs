@@ -365,6 +365,49 @@ mod tests {
 }
 
 word_enum!(
+    /// What happened to an open item or a handoff, as its timeline line and history say.
+    EventKind, "kind", "err-event-kind" {
+        ItemAdded = "item_added",
+        ItemChanged = "item_changed",
+        ItemDone = "item_done",
+        ItemDropped = "item_dropped",
+        ItemReopened = "item_reopened",
+        Handoff = "handoff",
+        HandoffEdited = "handoff_edited",
+        HandoffItemAcknowledged = "handoff_item_acknowledged",
+        HandoffQuestion = "handoff_question",
+        HandoffAnswer = "handoff_answer",
+        HandoffAcknowledged = "handoff_acknowledged",
+        HandoffEscalated = "handoff_escalated",
+    }
+);
+
+impl EventKind {
+    /// Whether it is about an item (else about a handoff).
+    pub fn is_item(self) -> bool {
+        self.as_str().starts_with("item_")
+    }
+
+    /// The translation key of its timeline line (the item's or handoff's title goes in `title`).
+    pub fn ui_key(self) -> &'static str {
+        match self {
+            EventKind::ItemAdded => "ui-event-item-added",
+            EventKind::ItemChanged => "ui-event-item-changed",
+            EventKind::ItemDone => "ui-event-item-done",
+            EventKind::ItemDropped => "ui-event-item-dropped",
+            EventKind::ItemReopened => "ui-event-item-reopened",
+            EventKind::Handoff => "ui-event-handoff",
+            EventKind::HandoffEdited => "ui-event-handoff-edited",
+            EventKind::HandoffItemAcknowledged => "ui-event-handoff-item-acknowledged",
+            EventKind::HandoffQuestion => "ui-event-handoff-question",
+            EventKind::HandoffAnswer => "ui-event-handoff-answer",
+            EventKind::HandoffAcknowledged => "ui-event-handoff-acknowledged",
+            EventKind::HandoffEscalated => "ui-event-handoff-escalated",
+        }
+    }
+}
+
+word_enum!(
     /// How an item came to a handoff: added during the shift, changed during it, or carried
     /// over unchanged.
     CarriedAs, "change", "err-handoff-change" {

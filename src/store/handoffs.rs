@@ -198,10 +198,7 @@ pub enum CompleteRefusal {
 pub struct IncidentEvent {
     pub pos: i64,
     pub incident: RoomId,
-    /// `item_added`, `item_changed`, `item_done`, `item_dropped`, `item_reopened`,
-    /// `handoff`, `handoff_question`, `handoff_answer`, `handoff_acknowledged`,
-    /// `handoff_escalated`.
-    pub kind: String,
+    pub kind: EventKind,
     /// The item's or handoff's id.
     pub ref_id: String,
     pub title: String,

@@ -437,7 +437,7 @@ pub struct EventOut {
 impl From<IncidentEvent> for EventOut {
     fn from(e: IncidentEvent) -> Self {
         Self {
-            kind: e.kind,
+            kind: e.kind.as_str().into(),
             title: e.title,
             detail: e.detail,
             by: e.user_name,

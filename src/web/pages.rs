@@ -678,27 +678,12 @@ pub enum TimelineItem<'a> {
 /// How the timeline words an item or handoff event (its title goes in `title`), and where it
 /// links to.
 pub fn event_text(e: &crate::store::IncidentEvent) -> (&'static str, String) {
-    let key = match e.kind.as_str() {
-        "item_added" => "ui-event-item-added",
-        "item_changed" => "ui-event-item-changed",
-        "item_done" => "ui-event-item-done",
-        "item_dropped" => "ui-event-item-dropped",
-        "item_reopened" => "ui-event-item-reopened",
-        "handoff" => "ui-event-handoff",
-        "handoff_edited" => "ui-event-handoff-edited",
-        "handoff_item_acknowledged" => "ui-event-handoff-item-acknowledged",
-        "handoff_question" => "ui-event-handoff-question",
-        "handoff_answer" => "ui-event-handoff-answer",
-        "handoff_acknowledged" => "ui-event-handoff-acknowledged",
-        "handoff_escalated" => "ui-event-handoff-escalated",
-        _ => "ui-event-other",
-    };
-    let link = if e.kind.starts_with("item_") {
+    let link = if e.kind.is_item() {
         format!("/incidents/{}/items/{}", e.incident, e.ref_id)
     } else {
         format!("/handoffs/{}", e.ref_id)
     };
-    (key, link)
+    (e.kind.ui_key(), link)
 }
 
 impl MessageFragment<'_> {

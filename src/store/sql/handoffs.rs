@@ -8,7 +8,7 @@ pub(super) async fn insert_event(
     tx: &mut Tx<'_>,
     entry: EntryKind,
     incident: RoomId,
-    kind: &str,
+    kind: EventKind,
     ref_id: &str,
     title: &str,
     detail: &str,
@@ -22,7 +22,7 @@ pub(super) async fn insert_event(
     )
     .bind(pos)
     .bind(incident.to_string())
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(ref_id)
     .bind(title)
     .bind(detail)
@@ -97,7 +97,7 @@ fn event_row(r: &AnyRow) -> StoreResult<IncidentEvent> {
     Ok(IncidentEvent {
         pos: r.try_get("pos")?,
         incident: id(r, "incident_id")?,
-        kind: r.try_get("kind")?,
+        kind: EventKind::parse(&r.try_get::<String, _>("kind")?).map_err(corrupt)?,
         ref_id: r.try_get("ref_id")?,
         title: r.try_get("title")?,
         detail: r.try_get("detail")?,
@@ -391,7 +391,7 @@ impl HandoffStore for SqlStore {
             &mut tx,
             EntryKind::Handoff,
             h.incident,
-            "handoff",
+            EventKind::Handoff,
             &hid.to_string(),
             &head.title,
             h.summary.as_str(),
@@ -535,7 +535,7 @@ impl HandoffStore for SqlStore {
             &mut tx,
             EntryKind::Handoff,
             head.incident,
-            "handoff_edited",
+            EventKind::HandoffEdited,
             &hid.to_string(),
             &head.title,
             "",
@@ -566,7 +566,7 @@ impl HandoffStore for SqlStore {
                  WHERE handoff_id = $2 AND item_id = $3 AND acknowledged_at IS NULL",
                 None,
                 "acknowledged",
-                "handoff_item_acknowledged",
+                EventKind::HandoffItemAcknowledged,
             ),
             // A new question replaces an earlier one and its answer.
             ItemAct::Ask(q) => (
@@ -574,14 +574,14 @@ impl HandoffStore for SqlStore {
                  question = $4 WHERE handoff_id = $2 AND item_id = $3",
                 Some(q),
                 "acknowledged",
-                "handoff_question",
+                EventKind::HandoffQuestion,
             ),
             ItemAct::Answer(a) => (
                 "UPDATE handoff_items SET answered_at = $1, answer = $4 \
                  WHERE handoff_id = $2 AND item_id = $3 AND question IS NOT NULL",
                 Some(a),
                 "no_question",
-                "handoff_answer",
+                EventKind::HandoffAnswer,
             ),
         };
         let mut q = sqlx::query(sql)
@@ -689,7 +689,7 @@ impl HandoffStore for SqlStore {
             &mut tx,
             EntryKind::Handoff,
             incident,
-            "handoff_acknowledged",
+            EventKind::HandoffAcknowledged,
             &hid.to_string(),
             &head.title,
             "",
@@ -748,7 +748,7 @@ impl HandoffStore for SqlStore {
                 &mut tx,
                 EntryKind::Handoff,
                 head.incident,
-                "handoff_escalated",
+                EventKind::HandoffEscalated,
                 &hid.to_string(),
                 &head.title,
                 "",

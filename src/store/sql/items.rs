@@ -139,7 +139,7 @@ impl ItemStore for SqlStore {
             &mut tx,
             EntryKind::Item,
             item.incident,
-            "item_added",
+            EventKind::ItemAdded,
             &iid.to_string(),
             item.title.as_str(),
             "",
@@ -209,13 +209,13 @@ impl ItemStore for SqlStore {
         let (kind, detail) = match &change.status {
             Some((s, reason)) if s.as_str() != was => (
                 match s {
-                    ItemStatus::Open => "item_reopened",
-                    ItemStatus::Done => "item_done",
-                    ItemStatus::Dropped => "item_dropped",
+                    ItemStatus::Open => EventKind::ItemReopened,
+                    ItemStatus::Done => EventKind::ItemDone,
+                    ItemStatus::Dropped => EventKind::ItemDropped,
                 },
                 reason.as_str(),
             ),
-            _ => ("item_changed", ""),
+            _ => (EventKind::ItemChanged, ""),
         };
         // Each field is set only when given; unchanged ones keep their value.
         let mut q = Built::new("UPDATE open_items SET updated_by = ");
