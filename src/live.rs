@@ -78,8 +78,15 @@ impl LiveHub {
     }
 }
 
+/// Most entries the tail reads at once.
+const TAIL_PAGE: i64 = 500;
+
+/// Least time between the starts of two reads of the tail.
+const TAIL_GAP: Duration = Duration::from_millis(5);
+
 async fn tail(inner: Arc<Inner>, store: Arc<dyn Store>) {
     let mut stop = inner.shutdown.subscribe();
+    let mut last_read = tokio::time::Instant::now();
     loop {
         // Also poll now and then: another process (the CLI; a second instance on SQLite, or one
         // whose NOTIFY was lost) may have written.
@@ -88,14 +95,26 @@ async fn tail(inner: Arc<Inner>, store: Arc<dyn Store>) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }
+        // Under load, wake-ups are coalesced: reads start at most every `TAIL_GAP`, so a burst
+        // of commits (from this instance and others) is read in one query instead of one each.
+        // A quiet room is read at once.
+        tokio::time::sleep_until(last_read + TAIL_GAP).await;
+        last_read = tokio::time::Instant::now();
         loop {
             let after = inner.head.load(Ordering::Acquire);
-            match store.entries_after(after, 500).await {
+            match store.entries_after(after, TAIL_PAGE).await {
                 Ok(batch) if batch.is_empty() => break,
                 Ok(batch) => {
                     let last = batch.last().map(|e| e.pos).unwrap_or(after);
+                    let more = batch.len() >= TAIL_PAGE as usize;
                     inner.head.store(last, Ordering::Release);
                     let _ = inner.tx.send(Arc::new(batch));
+                    // A short page is everything committed when it was read; a commit since
+                    // has rung the bell, so the next wake-up reads it (one query per wake-up
+                    // instead of two).
+                    if !more {
+                        break;
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "live hub could not read new entries");

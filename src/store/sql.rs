@@ -162,20 +162,13 @@ const GROUP_COMMIT_MAX: usize = 128;
 
 /// Group commit: posts that arrive while the previous transaction is being made durable are
 /// written together and acknowledged after one fsync. A post is acknowledged only once committed.
-async fn post_writer(
-    writer: AnyPool,
-    backend: Backend,
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<PostJob>>>,
-) {
+async fn post_writer(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<PostJob>) {
     loop {
-        // Several writers may share the queue (PostgreSQL): one takes the waiting posts while
-        // another is committing its batch.
-        let Some(batch) = next_batch(&mut *rx.lock().await, GROUP_COMMIT_MAX).await else {
+        let Some(batch) = next_batch(&mut rx, GROUP_COMMIT_MAX).await else {
             return;
         };
-        // The position lock is taken inside `post_batch`, only for the writes that need it.
-        let mut tx = match writer.begin().await {
-            Ok(tx) => tx,
+        let mut conn = match writer.acquire().await {
+            Ok(c) => c,
             Err(e) => {
                 let msg = e.to_string();
                 for job in batch {
@@ -186,29 +179,17 @@ async fn post_writer(
         };
         // Refusals (not a member, archived, bad reply) are decided before anything is written; a
         // database error aborts the whole batch, and every poster is told to retry (their keys
-        // make the retry safe).
-        let results = match post_batch(&mut tx, backend, &batch).await {
-            Ok(r) => r,
+        // make the retry safe). `post_batch` answers only once its writes are committed.
+        match post_batch(&mut conn, backend, &batch).await {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
             Err(e) => {
-                let _ = tx.rollback().await;
                 let msg = e.to_string();
                 for job in batch {
                     let _ = job.reply.send(Err(StoreError::Unavailable(msg.clone())));
-                }
-                continue;
-            }
-        };
-        let done: Vec<_> = batch.into_iter().map(|j| j.reply).zip(results).collect();
-        match tx.commit().await {
-            Ok(()) => {
-                for (reply, result) in done {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for (reply, _) in done {
-                    let _ = reply.send(Err(StoreError::Unavailable(msg.clone())));
                 }
             }
         }
@@ -283,13 +264,11 @@ impl SqlStore {
             }
         };
         let (posts, rx) = mpsc::channel(4096);
-        // SQLite has one writing connection; PostgreSQL overlaps a batch's reads with the
-        // previous batch's commit.
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let writers = if backend == Backend::Postgres { 2 } else { 1 };
-        for _ in 0..writers {
-            tokio::spawn(post_writer(writer.clone(), backend, rx.clone()));
-        }
+        // One writer per process: posts that arrive while it commits wait for the next batch.
+        // (Two writers sharing the queue made smaller batches and, with several instances,
+        // more turns at the position lock: measured slower once a batch's writes became one
+        // statement.)
+        tokio::spawn(post_writer(writer.clone(), backend, rx));
         let (reads, rx) = mpsc::channel(8192);
         tokio::spawn(read_writer(writer.clone(), backend, rx));
         Ok(Self {
@@ -972,15 +951,11 @@ fn bind_list<'a>(q: &mut Built, values: impl IntoIterator<Item = &'a String>) {
     }
 }
 
-/// Writes a batch of posts in the group-commit transaction with a handful of statements for the
-/// whole batch (look up keys, check membership and replies, insert entries, messages, keys and
-/// audit rows), so a batch costs about as many round trips as one post. Every refusal is decided
-/// before the first write.
 /// The results stored under some (user, key) pairs. Each pair is looked up exactly, so both
 /// databases search the primary key instead of reading every key of the users (or, by key
 /// alone, every stored key — once most of PostgreSQL's work under load, growing with the table).
 async fn stored_keys<'k>(
-    tx: &mut Tx<'_>,
+    conn: &mut sqlx::AnyConnection,
     pairs: impl IntoIterator<Item = (UserId, &'k str)>,
 ) -> StoreResult<std::collections::HashMap<(String, String), String>> {
     let mut q = Built::new("SELECT user_id, key, result FROM idempotency WHERE ");
@@ -1001,7 +976,7 @@ async fn stored_keys<'k>(
     if !any {
         return Ok(out);
     }
-    for r in q.query().fetch_all(&mut **tx).await? {
+    for r in q.query().fetch_all(&mut *conn).await? {
         out.insert(
             (r.try_get("user_id")?, r.try_get("key")?),
             r.try_get("result")?,
@@ -1010,8 +985,266 @@ async fn stored_keys<'k>(
     Ok(out)
 }
 
-async fn post_batch(
+/// Binds an audit row's nine values (id, at, user, organisation, action, object, address,
+/// result, detail), comma-separated.
+fn bind_audit(q: &mut Built, a: &AuditRecord, object: String) {
+    q.bind_str(uuid::Uuid::now_v7().to_string())
+        .push(", ")
+        .bind_int(a.at)
+        .push(", ");
+    match a.user_id {
+        Some(u) => q.bind_str(u.to_string()),
+        None => q.push("NULL"),
+    };
+    q.push(", ");
+    match a.org_id {
+        Some(o) => q.bind_str(o.to_string()),
+        None => q.push("NULL"),
+    };
+    q.push(", ")
+        .bind_str(a.action.as_str())
+        .push(", ")
+        .bind_str(object)
+        .push(", ")
+        .bind_str(a.address.as_str())
+        .push(", ")
+        .bind_str(if a.result.is_empty() {
+            "ok"
+        } else {
+            a.result.as_str()
+        })
+        .push(", ")
+        .bind_str(a.detail.as_str());
+}
+
+/// Binds a new message's values (id, room, author, body, search text, reply, created),
+/// comma-separated.
+fn bind_message(q: &mut Built, mid: MessageId, m: &NewMessage, now: Millis) {
+    q.bind_str(mid.to_string())
+        .push(", ")
+        .bind_str(m.room_id.to_string())
+        .push(", ")
+        .bind_str(m.author_id.to_string())
+        .push(", ")
+        .bind_str(m.body.as_str())
+        .push(", ")
+        .bind_str(search_fold(m.body.as_str()))
+        .push(", ");
+    match m.reply_to {
+        Some(r) => q.bind_str(r.to_string()),
+        None => q.push("NULL"),
+    };
+    q.push(", ").bind_int(now);
+}
+
+/// PostgreSQL: the writes of a batch are one statement, so the position lock is held for one
+/// round trip and the commit. It takes the lock (and queues the wake-up), stores the keys
+/// (skipping a key another batch stored meanwhile), then writes entries in batch order,
+/// messages at those positions and audit rows for the posts whose key it stored. Data flows
+/// lock → keys → entries → messages and audit, which fixes the order PostgreSQL runs them in.
+/// Returns the ids of the messages written.
+async fn write_posts_pg(
+    conn: &mut sqlx::AnyConnection,
+    jobs: &[PostJob],
+    accepted: &[(usize, MessageId, bool)],
+) -> StoreResult<std::collections::HashSet<String>> {
+    let mut q = Built::new(
+        "WITH v (ord, user_id, key, id, room_id, author_id, body, search_text, reply_to, at, \
+         audit_id, audit_at, audit_user, audit_org, action, object, address, result, detail) AS (VALUES ",
+    );
+    for (k, (i, mid, _)) in accepted.iter().enumerate() {
+        let j = &jobs[*i];
+        q.push(if k == 0 { "(" } else { ", (" })
+            .bind_int(k as i64)
+            .push(", ")
+            .bind_str(j.idem.user_id.to_string())
+            .push(", ")
+            .bind_str(j.idem.key.as_str())
+            .push(", ");
+        bind_message(&mut q, *mid, &j.m, j.now);
+        q.push(", ");
+        bind_audit(&mut q, &j.audit, format!("message:{mid}"));
+        q.push(")");
+    }
+    q.push("), lk AS (SELECT pg_advisory_xact_lock(")
+        .bind_int(POSITION_LOCK)
+        .push("), pg_notify(")
+        .bind_str(NOTIFY_CHANNEL)
+        .push(", '')), ");
+    q.push(
+        "k AS (INSERT INTO idempotency (user_id, key, result, created_at) \
+           SELECT v.user_id, v.key, 'message:' || v.id, v.at FROM v, lk ORDER BY v.ord \
+           ON CONFLICT DO NOTHING RETURNING user_id, key), \
+         e AS (INSERT INTO entries (kind, room_id, message_id, at) \
+           SELECT 'message_new', v.room_id, v.id, v.at FROM v JOIN k USING (user_id, key) \
+           ORDER BY v.ord RETURNING pos, message_id), \
+         m AS (INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) \
+           SELECT v.id, v.room_id, v.author_id, v.body, v.search_text, v.reply_to, v.at, e.pos \
+           FROM v JOIN e ON e.message_id = v.id), \
+         a AS (INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) \
+           SELECT v.audit_id, v.audit_at, v.audit_user, v.audit_org, v.action, v.object, v.address, v.result, v.detail \
+           FROM v JOIN e ON e.message_id = v.id) \
+         SELECT message_id FROM e",
+    );
+    let mut written = std::collections::HashSet::new();
+    for r in q.query().fetch_all(&mut *conn).await? {
+        written.insert(r.try_get::<String, _>("message_id")?);
+    }
+    Ok(written)
+}
+
+/// SQLite: one writer at a time, so the statements need no lock. Stores the keys (skipping one
+/// stored meanwhile), then entries in batch order, messages at those positions and audit rows.
+/// Returns the ids of the messages written.
+async fn write_posts_sqlite(
+    conn: &mut sqlx::AnyConnection,
+    jobs: &[PostJob],
+    accepted: &[(usize, MessageId, bool)],
+) -> StoreResult<std::collections::HashSet<String>> {
+    use std::collections::{HashMap, HashSet};
+    let mut q = Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
+    for (k, (i, mid, _)) in accepted.iter().enumerate() {
+        let j = &jobs[*i];
+        q.push(if k == 0 { "(" } else { ", (" })
+            .bind_str(j.idem.user_id.to_string())
+            .push(", ")
+            .bind_str(j.idem.key.as_str())
+            .push(", ")
+            .bind_str(format!("message:{mid}"))
+            .push(", ")
+            .bind_int(j.now)
+            .push(")");
+    }
+    q.push(" ON CONFLICT DO NOTHING RETURNING user_id, key");
+    let mut stored: HashSet<(String, String)> = HashSet::new();
+    for r in q.query().fetch_all(&mut *conn).await? {
+        stored.insert((r.try_get("user_id")?, r.try_get("key")?));
+    }
+    let mine: Vec<&(usize, MessageId, bool)> = accepted
+        .iter()
+        .filter(|(i, _, _)| {
+            let j = &jobs[*i];
+            stored.contains(&(j.idem.user_id.to_string(), j.idem.key.as_str().to_string()))
+        })
+        .collect();
+    if mine.is_empty() {
+        return Ok(HashSet::new());
+    }
+    // Entries first: their positions, in this order, are the messages' positions.
+    let mut q = Built::new("INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ");
+    for (k, (i, mid, _)) in mine.iter().enumerate() {
+        q.push(if k == 0 {
+            "('message_new', "
+        } else {
+            ", ('message_new', "
+        })
+        .bind_str(jobs[*i].m.room_id.to_string())
+        .push(", ")
+        .bind_str(mid.to_string())
+        .push(", NULL, ")
+        .bind_int(jobs[*i].now)
+        .push(")");
+    }
+    q.push(" RETURNING pos, message_id");
+    let mut pos_of: HashMap<String, i64> = HashMap::new();
+    for r in q.query().fetch_all(&mut *conn).await? {
+        pos_of.insert(r.try_get("message_id")?, r.try_get("pos")?);
+    }
+    let mut q = Built::new(
+        "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ",
+    );
+    for (k, (i, mid, _)) in mine.iter().enumerate() {
+        let p = pos_of
+            .get(&mid.to_string())
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("entry position missing".into()))?;
+        q.push(if k == 0 { "(" } else { ", (" });
+        bind_message(&mut q, *mid, &jobs[*i].m, jobs[*i].now);
+        q.push(", ").bind_int(p).push(")");
+    }
+    q.query().execute(&mut *conn).await?;
+    let mut q = Built::new(
+        "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
+    );
+    for (k, (i, mid, _)) in mine.iter().enumerate() {
+        q.push(if k == 0 { "(" } else { ", (" });
+        bind_audit(&mut q, &jobs[*i].audit, format!("message:{mid}"));
+        q.push(")");
+    }
+    q.query().execute(&mut *conn).await?;
+    Ok(pos_of.into_keys().collect())
+}
+
+/// The inbox items and 要確認 rows that come with posts: mentions, the other side of a direct
+/// conversation, a confirmation request, and a reply that confirms one.
+async fn notify_posts(
     tx: &mut Tx<'_>,
+    jobs: &[PostJob],
+    written: &[(usize, MessageId, bool)],
+) -> StoreResult<()> {
+    // Notifications: mentions, and the other side of a direct conversation.
+    for (i, mid, direct) in written {
+        let m = &jobs[*i].m;
+        let now = jobs[*i].now;
+        let mut notified = Vec::new();
+        for u in &m.mentions {
+            if *u != m.author_id && !notified.contains(u) {
+                insert_inbox(
+                    tx,
+                    *u,
+                    "mention",
+                    Some(m.room_id),
+                    Some(*mid),
+                    Some(m.author_id),
+                    now,
+                )
+                .await?;
+                notified.push(*u);
+            }
+        }
+        // 要確認: the request and its addressees' inbox items; a reply to one confirms it.
+        if let Some(spec) = &m.confirm {
+            confirm::insert_request(tx, *mid, m, spec, now).await?;
+        }
+        if let Some(r) = m.reply_to {
+            confirm::confirm_by_reply(tx, r, m.author_id, *mid, now).await?;
+        }
+        if *direct {
+            let others: Vec<String> = sqlx::query_scalar(
+                "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
+            )
+            .bind(m.room_id.to_string())
+            .bind(m.author_id.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+            for o in others {
+                if let Ok(uid) = o.parse::<UserId>() {
+                    if !notified.contains(&uid) {
+                        insert_inbox(
+                            tx,
+                            uid,
+                            "dm",
+                            Some(m.room_id),
+                            Some(*mid),
+                            Some(m.author_id),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a batch of posts with a handful of statements for the whole batch, so a batch costs
+/// about as many round trips as one post: look up stored keys, check membership and replies
+/// (every refusal is decided before the first write), then write (`write_posts_pg` /
+/// `write_posts_sqlite`, plus `notify_posts` in the same transaction when a post needs them).
+/// Answers once the writes are committed.
+async fn post_batch(
+    conn: &mut sqlx::AnyConnection,
     backend: Backend,
     jobs: &[PostJob],
 ) -> StoreResult<Vec<StoreResult<Written<MessageId>>>> {
@@ -1031,7 +1264,7 @@ async fn post_batch(
         }
     }
     // Keys stored by earlier transactions.
-    let stored = stored_keys(tx, first_of.keys().map(|(u, k)| (*u, *k))).await?;
+    let stored = stored_keys(conn, first_of.keys().map(|(u, k)| (*u, *k))).await?;
     for (i, j) in jobs.iter().enumerate() {
         if repeat[i].is_none() {
             let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
@@ -1062,7 +1295,7 @@ async fn post_batch(
         q.push(") AND rm.user_id IN (");
         bind_list(&mut q, &authors);
         q.push(")");
-        for r in q.query().fetch_all(&mut **tx).await? {
+        for r in q.query().fetch_all(&mut *conn).await? {
             state.insert(
                 (r.try_get("id")?, r.try_get("user_id")?),
                 (r.try_get("archived_at")?, r.try_get("kind")?),
@@ -1079,7 +1312,7 @@ async fn post_batch(
         let mut q = Built::new("SELECT id, room_id FROM messages WHERE id IN (");
         bind_list(&mut q, &replies);
         q.push(")");
-        for r in q.query().fetch_all(&mut **tx).await? {
+        for r in q.query().fetch_all(&mut *conn).await? {
             reply_room.insert(r.try_get("id")?, r.try_get("room_id")?);
         }
     }
@@ -1106,42 +1339,40 @@ async fn post_batch(
         }
     }
     if !accepted.is_empty() {
-        // From here on the batch writes entries: positions must commit in order. Keys are
-        // written first, under the lock, so a key stored by a batch that committed meanwhile
-        // is seen here and never waited on.
-        lock_positions(tx, backend).await?;
-        let mut q =
-            Built::new("INSERT INTO idempotency (user_id, key, result, created_at) VALUES ");
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let j = &jobs[*i];
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(j.idem.user_id.to_string())
-                .push(", ")
-                .bind_str(j.idem.key.as_str())
-                .push(", ");
-            q.bind_str(format!("message:{mid}"))
-                .push(", ")
-                .bind_int(j.now)
-                .push(")");
-        }
-        // A key another batch stored meanwhile (a retry racing its first try) is taken: that
+        // Plain posts (no mention, 要確認 or reply, not a direct conversation) need no other
+        // writes: on PostgreSQL their batch is one statement in its own transaction, so the
+        // position lock is held for no round trip to this process.
+        let plain = accepted.iter().all(|(i, _, direct)| {
+            let m = &jobs[*i].m;
+            !direct && m.mentions.is_empty() && m.confirm.is_none() && m.reply_to.is_none()
+        });
+        let written = if backend == Backend::Postgres && plain {
+            write_posts_pg(conn, jobs, &accepted).await?
+        } else {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let written = match backend {
+                Backend::Postgres => write_posts_pg(&mut tx, jobs, &accepted).await?,
+                Backend::Sqlite => write_posts_sqlite(&mut tx, jobs, &accepted).await?,
+            };
+            let mine: Vec<(usize, MessageId, bool)> = accepted
+                .iter()
+                .filter(|(_, mid, _)| written.contains(&mid.to_string()))
+                .copied()
+                .collect();
+            notify_posts(&mut tx, jobs, &mine).await?;
+            tx.commit().await?;
+            written
+        };
+        // A key another batch stored meanwhile (a retry racing its first try) was taken: that
         // post is a replay, written nothing here.
-        q.push(" ON CONFLICT DO NOTHING RETURNING user_id, key");
-        let mut inserted: HashSet<(String, String)> = HashSet::new();
-        for r in q.query().fetch_all(&mut **tx).await? {
-            inserted.insert((r.try_get("user_id")?, r.try_get("key")?));
-        }
         let taken: Vec<usize> = accepted
             .iter()
+            .filter(|(_, mid, _)| !written.contains(&mid.to_string()))
             .map(|(i, _, _)| *i)
-            .filter(|&i| {
-                let j = &jobs[i];
-                !inserted.contains(&(j.idem.user_id.to_string(), j.idem.key.as_str().to_string()))
-            })
             .collect();
         if !taken.is_empty() {
             let theirs = stored_keys(
-                tx,
+                conn,
                 taken
                     .iter()
                     .map(|&i| (jobs[i].idem.user_id, jobs[i].idem.key.as_str())),
@@ -1160,151 +1391,6 @@ async fn post_batch(
             }
             accepted.retain(|(i, _, _)| !taken.contains(i));
         }
-    }
-    if !accepted.is_empty() {
-        // Entries first: their positions, in this order, are the messages' positions.
-        let mut q =
-            Built::new("INSERT INTO entries (kind, room_id, message_id, user_id, at) VALUES ");
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            q.push(if k == 0 {
-                "('message_new', "
-            } else {
-                ", ('message_new', "
-            });
-            q.bind_str(jobs[*i].m.room_id.to_string())
-                .push(", ")
-                .bind_str(mid.to_string())
-                .push(", NULL, ")
-                .bind_int(jobs[*i].now)
-                .push(")");
-        }
-        q.push(" RETURNING pos, message_id");
-        let mut pos_of: HashMap<String, i64> = HashMap::new();
-        for r in q.query().fetch_all(&mut **tx).await? {
-            pos_of.insert(r.try_get("message_id")?, r.try_get("pos")?);
-        }
-        let pos = |mid: &MessageId| {
-            pos_of
-                .get(&mid.to_string())
-                .copied()
-                .ok_or_else(|| StoreError::Corrupt("entry position missing".into()))
-        };
-        let mut q = Built::new(
-            "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ",
-        );
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let m = &jobs[*i].m;
-            let p = pos(mid)?;
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(mid.to_string())
-                .push(", ")
-                .bind_str(m.room_id.to_string())
-                .push(", ")
-                .bind_str(m.author_id.to_string());
-            q.push(", ")
-                .bind_str(m.body.as_str())
-                .push(", ")
-                .bind_str(search_fold(m.body.as_str()))
-                .push(", ");
-            match m.reply_to {
-                Some(r) => q.bind_str(r.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ")
-                .bind_int(jobs[*i].now)
-                .push(", ")
-                .bind_int(p)
-                .push(")");
-        }
-        q.query().execute(&mut **tx).await?;
-        // Notifications: mentions, and the other side of a direct conversation.
-        for (i, mid, direct) in &accepted {
-            let m = &jobs[*i].m;
-            let now = jobs[*i].now;
-            let mut notified = Vec::new();
-            for u in &m.mentions {
-                if *u != m.author_id && !notified.contains(u) {
-                    insert_inbox(
-                        tx,
-                        *u,
-                        "mention",
-                        Some(m.room_id),
-                        Some(*mid),
-                        Some(m.author_id),
-                        now,
-                    )
-                    .await?;
-                    notified.push(*u);
-                }
-            }
-            // 要確認: the request and its addressees' inbox items; a reply to one confirms it.
-            if let Some(spec) = &m.confirm {
-                confirm::insert_request(tx, *mid, m, spec, now).await?;
-            }
-            if let Some(r) = m.reply_to {
-                confirm::confirm_by_reply(tx, r, m.author_id, *mid, now).await?;
-            }
-            if *direct {
-                let others: Vec<String> = sqlx::query_scalar(
-                    "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id <> $2",
-                )
-                .bind(m.room_id.to_string())
-                .bind(m.author_id.to_string())
-                .fetch_all(&mut **tx)
-                .await?;
-                for o in others {
-                    if let Ok(uid) = o.parse::<UserId>() {
-                        if !notified.contains(&uid) {
-                            insert_inbox(
-                                tx,
-                                uid,
-                                "dm",
-                                Some(m.room_id),
-                                Some(*mid),
-                                Some(m.author_id),
-                                now,
-                            )
-                            .await?;
-                        }
-                    }
-                }
-            }
-        }
-        // Audit rows, one statement.
-        let mut q = Built::new(
-            "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
-        );
-        for (k, (i, mid, _)) in accepted.iter().enumerate() {
-            let a = &jobs[*i].audit;
-            q.push(if k == 0 { "(" } else { ", (" });
-            q.bind_str(uuid::Uuid::now_v7().to_string())
-                .push(", ")
-                .bind_int(a.at)
-                .push(", ");
-            match a.user_id {
-                Some(u) => q.bind_str(u.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ");
-            match a.org_id {
-                Some(o) => q.bind_str(o.to_string()),
-                None => q.push("NULL"),
-            };
-            q.push(", ")
-                .bind_str(a.action.as_str())
-                .push(", ")
-                .bind_str(format!("message:{mid}"))
-                .push(", ");
-            q.bind_str(a.address.as_str())
-                .push(", ")
-                .bind_str(if a.result.is_empty() {
-                    "ok"
-                } else {
-                    a.result.as_str()
-                });
-            q.push(", ").bind_str(a.detail.as_str()).push(")");
-        }
-        q.query().execute(&mut **tx).await?;
         for (i, mid, _) in &accepted {
             results[*i] = Some(Ok(Written {
                 value: *mid,

@@ -117,17 +117,40 @@ async fn posters_on_both_instances_never_make_a_client_skip_repeat_or_reorder() 
             seen
         }));
     }
+    // Every third post mentions toba.admin (poster 1): batches mix plain posts (written in one
+    // statement) with posts that also write inbox items (written in a transaction).
+    let mentions = |p: usize, i: usize| p != 1 && i % 3 == 0;
     let mut tasks = Vec::new();
     for (p, mut c) in posters.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             for i in 0..per {
-                c.say(&room, &format!("p{p}-{i}")).await;
+                let text = if mentions(p, i) {
+                    format!("p{p}-{i} @toba.admin")
+                } else {
+                    format!("p{p}-{i}")
+                };
+                c.say(&room, &text).await;
             }
         }));
     }
     for t in tasks {
         t.await.expect("poster");
     }
+    let expected = (0..4)
+        .flat_map(|p| (0..per).map(move |i| (p, i)))
+        .filter(|&(p, i)| mentions(p, i))
+        .count();
+    let inbox =
+        w.t.app
+            .store
+            .inbox(w.toba_admin.id, 1000)
+            .await
+            .expect("inbox");
+    assert_eq!(
+        inbox.iter().filter(|i| i.kind == "mention").count(),
+        expected,
+        "one mention notice per mentioning post"
+    );
     let stored: Vec<String> =
         w.t.app
             .store
