@@ -412,21 +412,45 @@ impl App {
     /// The board's rows, read again only when its version changed. When a report arrives, every
     /// open board asks at once: one of them reads the rows, the others get the same copy. The
     /// version is read before the rows, so a copy is never labelled newer than it is.
+    ///
+    /// When only the room moved on (reports, messages) and the registry did not, only the
+    /// shelters reported since the copy's position are read and merged into it: a report
+    /// re-reads one row, not the whole board. A report's position only grows (the newest
+    /// observation replaces an older one only with its own, later position), so nothing newer
+    /// than the copy can be missed.
     pub(super) async fn board_rows(&self, room: RoomId) -> AppResult<Arc<Vec<BoardRow>>> {
         let version = self.store.board_version(room).await?;
-        if let Ok(cache) = self.boards.lock() {
-            if let Some((v, rows)) = cache.get(&room) {
-                if *v == version {
-                    return Ok(rows.clone());
+        let now = self.now();
+        let cached = match self.boards.lock() {
+            Ok(cache) => cache.get(&room).cloned(),
+            Err(_) => None,
+        };
+        let fresh = match cached {
+            Some(c) if c.version == version => return Ok(c.rows),
+            Some(c)
+                if (c.version.1, c.version.2) == (version.1, version.2)
+                    && c.version.0 < version.0
+                    && now - c.read_at < BOARD_FULL_READ_MS =>
+            {
+                let changed = self.store.board_reported_after(room, c.version.0).await?;
+                CachedBoard {
+                    version,
+                    rows: Arc::new(merge_board(&c.rows, changed)),
+                    read_at: c.read_at,
                 }
             }
-        }
-        let rows = Arc::new(self.store.board(room).await?);
+            _ => CachedBoard {
+                version,
+                rows: Arc::new(self.store.board(room).await?),
+                read_at: now,
+            },
+        };
+        let rows = fresh.rows.clone();
         if let Ok(mut cache) = self.boards.lock() {
             if cache.len() >= 256 {
                 cache.clear();
             }
-            cache.insert(room, (version, rows.clone()));
+            cache.insert(room, fresh);
         }
         Ok(rows)
     }
@@ -923,4 +947,28 @@ impl App {
         self.live.ring();
         Ok(outcome)
     }
+}
+
+/// How long a board is kept up to date from new reports alone before it is read whole again
+/// (which also refreshes renamed organisations and reporters).
+const BOARD_FULL_READ_MS: i64 = 60_000;
+
+/// A copy of `rows` with `changed` rows replacing those of the same shelter or added, in board
+/// order.
+fn merge_board(rows: &[BoardRow], changed: Vec<BoardRow>) -> Vec<BoardRow> {
+    let mut out = rows.to_vec();
+    let mut added = false;
+    for row in changed {
+        match out.iter_mut().find(|r| r.shelter.id == row.shelter.id) {
+            Some(r) => *r = row,
+            None => {
+                out.push(row);
+                added = true;
+            }
+        }
+    }
+    if added {
+        crate::store::sort_board(&mut out);
+    }
+    out
 }

@@ -48,9 +48,18 @@ pub struct App {
     boards: Arc<std::sync::Mutex<BoardCache>>,
 }
 
-/// Shelter board rows by incident, each with the store's board version when it was read.
-type BoardCache =
-    std::collections::HashMap<RoomId, ((i64, i64, i64), Arc<Vec<crate::store::BoardRow>>)>;
+/// Shelter boards by incident, as last read.
+type BoardCache = std::collections::HashMap<RoomId, CachedBoard>;
+
+/// A shelter board as last read (see `board_rows`).
+#[derive(Clone)]
+struct CachedBoard {
+    /// The store's board version when it was read.
+    version: (i64, i64, i64),
+    rows: Arc<Vec<crate::store::BoardRow>>,
+    /// When the whole board was last read; names (organisations, reporters) are as of then.
+    read_at: crate::store::Millis,
+}
 
 /// Who is acting, from where.
 #[derive(Debug, Clone)]

@@ -1275,7 +1275,7 @@ async fn bench_board(a: BoardArgs, pg: Option<&str>) -> anyhow::Result<()> {
     }
     lat.sort_by(|x, y| x.total_cmp(y));
     println!(
-        "  board page ({db}) right after a new report (rows read again): p50 {:.2} ms  p99 {:.2} ms  ({} ok)",
+        "  board page ({db}) right after a new report (its shelter read again): p50 {:.2} ms  p99 {:.2} ms  ({} ok)",
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         lat.len()

@@ -124,6 +124,18 @@ pub struct BoardRow {
     pub latest: Option<ShelterReport>,
 }
 
+/// Puts board rows in board order: by organisation and name, in code-point order (the same on
+/// both backends).
+pub fn sort_board(rows: &mut [BoardRow]) {
+    rows.sort_by(|a, b| {
+        (&a.shelter.org_name, &a.shelter.name, a.shelter.id).cmp(&(
+            &b.shelter.org_name,
+            &b.shelter.name,
+            b.shelter.id,
+        ))
+    });
+}
+
 /// A new shelter report.
 #[derive(Debug, Clone)]
 pub struct NewReport {
@@ -296,6 +308,13 @@ pub trait IncidentStore {
     /// The board: every shelter of the incident's organisations, its ad hoc shelters and any
     /// shelter reported in it, each with its newest observation.
     async fn board(&self, incident: RoomId) -> StoreResult<Vec<BoardRow>>;
+    /// The board rows of the shelters whose newest observation in the incident was reported
+    /// after timeline position `after` (a report's position only grows), in no order.
+    async fn board_reported_after(
+        &self,
+        incident: RoomId,
+        after: i64,
+    ) -> StoreResult<Vec<BoardRow>>;
     /// A value that changes whenever the board of the incident may have changed (a timeline
     /// entry of its room, a shelter of its organisations or of itself added or changed).
     async fn board_version(&self, incident: RoomId) -> StoreResult<(i64, i64, i64)>;

@@ -1185,3 +1185,177 @@ async fn the_board_shows_registry_changes_made_after_it_was_read() {
     assert_eq!(r.status, StatusCode::CREATED);
     assert!(admin.get(&board).await.body.contains("満員"));
 }
+
+#[tokio::test]
+async fn after_a_report_the_board_reads_only_what_changed_and_stays_exact() {
+    use crate::json_api::{call, token_for};
+    use sqlx::Connection;
+    let w = World::new().await;
+    let mut admin = toba_with_shelters(&w).await;
+    let room = open_incident(&mut admin, "大雨", &[], "2020-01-01T00:00").await;
+    let shelters = registry(&w, &w.toba).await;
+    let token = token_for(&w.t, "toba.admin").await;
+    let mut api = w.t.client();
+    let path = format!("/api/v1/incidents/{room}/board");
+    // The board as served (cached, kept up to date) against a fresh read of the store: each
+    // shelter with its note and its newest report.
+    let mut check = async |what: &str| {
+        let served = call(&mut api, "GET", &path, &token, None, None).await;
+        assert_eq!(served.status, StatusCode::OK, "{}", served.body);
+        let served: Vec<(String, String, String, String)> = served.json()["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+                (
+                    text(&r["shelter"]["id"]),
+                    text(&r["shelter"]["note"]),
+                    text(&r["latest"]["status"]),
+                    r["latest"]["evacuees"].to_string(),
+                )
+            })
+            .collect();
+        let fresh: Vec<(String, String, String, String)> =
+            w.t.app
+                .store
+                .board(room)
+                .await
+                .expect("board")
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.shelter.id.to_string(),
+                        r.shelter.note,
+                        r.latest
+                            .as_ref()
+                            .map(|l| l.status.as_str().to_string())
+                            .unwrap_or_default(),
+                        r.latest
+                            .and_then(|l| l.evacuees)
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "null".into()),
+                    )
+                })
+                .collect();
+        // The page orders rows its own way (reported first); compare them by shelter.
+        let (mut served, mut fresh) = (served, fresh);
+        served.sort();
+        fresh.sort();
+        assert_eq!(served, fresh, "{what}");
+        served
+    };
+    check("first read").await;
+    let at = w.t.app.now();
+    for (k, (i, status, people)) in [(3, "open", "30"), (5, "full", "120"), (3, "open", "45")]
+        .into_iter()
+        .enumerate()
+    {
+        let shelter = shelters[i].id.to_string();
+        let r = report(
+            &mut admin,
+            &room,
+            &shelter,
+            status,
+            people,
+            "",
+            Some(at + k as i64),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        check(&format!("after report {k}")).await;
+    }
+    // An older observation changes nothing; a message moves the room on without a report.
+    let r = report(
+        &mut admin,
+        &room,
+        &shelters[5].id.to_string(),
+        "closed",
+        "0",
+        "",
+        Some(at - 60_000),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    check("after an older observation").await;
+    admin.say(&room, "避難所の状況を更新しました").await;
+    let rows = check("after a message").await;
+    let row = |id: &sonae::domain::ShelterId| {
+        rows.iter()
+            .find(|r| r.0 == id.to_string())
+            .map(|r| (r.2.clone(), r.3.clone()))
+    };
+    assert_eq!(row(&shelters[3].id), Some(("open".into(), "45".into())));
+    assert_eq!(row(&shelters[5].id), Some(("full".into(), "120".into())));
+
+    // Proof that a report re-reads only its own shelter: a change made behind the app's back
+    // (not through the registry, so the board's version does not see it) to another shelter
+    // shows only when the board is read whole again: on the first change a minute or more
+    // after the last whole read.
+    let other = shelters
+        .iter()
+        .find(|s| s.id != shelters[3].id)
+        .expect("another shelter");
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(&w.t.url)
+        .await
+        .expect("connect");
+    sqlx::query("UPDATE shelters SET note = 'behind the back' WHERE id = $1")
+        .bind(other.id.to_string())
+        .execute(&mut raw)
+        .await
+        .expect("update");
+    raw.close().await.expect("close");
+    let r = report(
+        &mut admin,
+        &room,
+        &shelters[3].id.to_string(),
+        "open",
+        "50",
+        "",
+        Some(at + 10),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let board = format!("/incidents/{room}/board");
+    let page = admin.get(&board).await;
+    assert!(page.body.contains("50"), "the reported shelter is current");
+    let served = call(&mut api, "GET", &path, &token, None, None)
+        .await
+        .json();
+    let note_of = |b: &serde_json::Value| {
+        b["rows"]
+            .as_array()
+            .and_then(|rows| {
+                rows.iter()
+                    .find(|r| r["shelter"]["id"] == other.id.to_string())
+                    .map(|r| r["shelter"]["note"].clone())
+            })
+            .unwrap_or_default()
+    };
+    assert_ne!(
+        note_of(&served),
+        "behind the back",
+        "only the reported row was read"
+    );
+    w.t.clock.advance(time::Duration::seconds(61));
+    let r = report(
+        &mut admin,
+        &room,
+        &shelters[3].id.to_string(),
+        "open",
+        "55",
+        "",
+        Some(at + 20),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let served = call(&mut api, "GET", &path, &token, None, None)
+        .await
+        .json();
+    assert_eq!(
+        note_of(&served),
+        "behind the back",
+        "a change more than a minute after the last whole read reads it whole"
+    );
+}

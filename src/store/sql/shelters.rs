@@ -137,21 +137,38 @@ const BOARD_COLS: [(&str, &str); 31] = [
     ("r_pos", "l.pos"),
 ];
 
+/// Which shelters a board query reads.
+enum BoardPart {
+    /// The whole board (binds: the incident four times).
+    All,
+    /// Shelters reported after a position (binds: incident, position, incident).
+    ReportedAfter,
+}
+
 /// The board query: its rows as one JSON array (in no particular order; sorted in Rust).
-fn board_sql(backend: Backend) -> String {
+fn board_sql(backend: Backend, part: BoardPart) -> String {
     let cols: Vec<String> = BOARD_COLS
         .iter()
         .map(|(name, expr)| format!("{expr} AS {name}"))
         .collect();
+    let (ids, incident) = match part {
+        BoardPart::All => (
+            "SELECT s.id FROM room_orgs ro JOIN shelters s ON s.org_id = ro.org_id \
+               WHERE ro.room_id = $1 AND s.incident_id IS NULL \
+             UNION SELECT id FROM shelters WHERE incident_id = $2 \
+             UNION SELECT shelter_id FROM shelter_latest WHERE incident_id = $3",
+            "$4",
+        ),
+        BoardPart::ReportedAfter => (
+            "SELECT shelter_id AS id FROM shelter_latest WHERE incident_id = $1 AND pos > $2",
+            "$3",
+        ),
+    };
     let inner = format!(
-        "WITH ids AS (\
-           SELECT s.id FROM room_orgs ro JOIN shelters s ON s.org_id = ro.org_id \
-             WHERE ro.room_id = $1 AND s.incident_id IS NULL \
-           UNION SELECT id FROM shelters WHERE incident_id = $2 \
-           UNION SELECT shelter_id FROM shelter_latest WHERE incident_id = $3) \
+        "WITH ids AS ({ids}) \
          SELECT {} FROM ids JOIN shelters s ON s.id = ids.id \
          JOIN orgs so ON so.id = s.org_id \
-         LEFT JOIN shelter_latest l ON l.incident_id = $4 AND l.shelter_id = s.id \
+         LEFT JOIN shelter_latest l ON l.incident_id = {incident} AND l.shelter_id = s.id \
          LEFT JOIN users ru ON ru.id = l.reporter_id LEFT JOIN orgs ro ON ro.id = ru.org_id",
         cols.join(", ")
     );
@@ -205,6 +222,13 @@ struct BoardJson {
     r_reporter_org: Option<String>,
     r_source: Option<String>,
     r_pos: Option<i64>,
+}
+
+/// Board rows from the JSON array the board query returns.
+fn board_rows(json: &str, incident: RoomId) -> StoreResult<Vec<BoardRow>> {
+    let rows: Vec<BoardJson> =
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("board rows: {e}")))?;
+    rows.into_iter().map(|r| r.into_row(incident)).collect()
 }
 
 fn parse_id<T: FromStr>(s: &str) -> StoreResult<T> {
@@ -1102,7 +1126,7 @@ impl IncidentStore for SqlStore {
         // The incident's shelters from three indexed sources, then one join for their rows,
         // returned as one JSON document: converting hundreds of rows value by value through the
         // `Any` driver cost more than the query itself.
-        let sql = board_sql(self.backend);
+        let sql = board_sql(self.backend, BoardPart::All);
         let json: String = sqlx::query_scalar(&sql)
             .bind(incident.to_string())
             .bind(incident.to_string())
@@ -1110,11 +1134,24 @@ impl IncidentStore for SqlStore {
             .bind(incident.to_string())
             .fetch_one(&self.reader)
             .await?;
-        let mut rows: Vec<BoardJson> = serde_json::from_str(&json)
-            .map_err(|e| StoreError::Corrupt(format!("board rows: {e}")))?;
-        // By organisation and name, in code-point order on both backends.
-        rows.sort_by(|a, b| (&a.org_name, &a.name, &a.id).cmp(&(&b.org_name, &b.name, &b.id)));
-        rows.into_iter().map(|r| r.into_row(incident)).collect()
+        let mut rows = board_rows(&json, incident)?;
+        sort_board(&mut rows);
+        Ok(rows)
+    }
+
+    async fn board_reported_after(
+        &self,
+        incident: RoomId,
+        after: i64,
+    ) -> StoreResult<Vec<BoardRow>> {
+        let sql = board_sql(self.backend, BoardPart::ReportedAfter);
+        let json: String = sqlx::query_scalar(&sql)
+            .bind(incident.to_string())
+            .bind(after)
+            .bind(incident.to_string())
+            .fetch_one(&self.reader)
+            .await?;
+        board_rows(&json, incident)
     }
 
     async fn add_photo(
