@@ -442,6 +442,30 @@ async fn insert_report(
     Ok(rid)
 }
 
+/// A shelter's registry fields, in the order [`bind_fields`] binds them as `$1`–`$13`.
+const SHELTER_FIELDS: &str = "name, kana, address, lat_e7, lon_e7, designation, hazards, capacity, \
+    capacity_text, local_id, common_id, phone, note";
+
+/// Binds a shelter's registry fields (see [`SHELTER_FIELDS`]).
+fn bind_fields<'q>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    row: &'q ShelterRow,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&row.name)
+        .bind(&row.kana)
+        .bind(&row.address)
+        .bind(row.position.map(|p| e7(p.lat)))
+        .bind(row.position.map(|p| e7(p.lon)))
+        .bind(row.designation.as_str())
+        .bind(i64::from(row.hazards.bits()))
+        .bind(row.capacity)
+        .bind(&row.capacity_text)
+        .bind(row.local_id.as_deref())
+        .bind(row.common_id.as_deref())
+        .bind(&row.phone)
+        .bind(&row.note)
+}
+
 /// Inserts a new shelter with its keys.
 async fn insert_shelter(
     tx: &mut Tx<'_>,
@@ -451,31 +475,18 @@ async fn insert_shelter(
     now: Millis,
 ) -> StoreResult<ShelterId> {
     let sid = ShelterId::new();
-    sqlx::query(
-        "INSERT INTO shelters (id, org_id, incident_id, name, kana, address, lat_e7, lon_e7, designation, hazards, \
-         capacity, capacity_text, local_id, common_id, phone, note, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(sid.to_string())
-    .bind(org.to_string())
-    .bind(incident.map(|i| i.to_string()))
-    .bind(&row.name)
-    .bind(&row.kana)
-    .bind(&row.address)
-    .bind(row.position.map(|p| e7(p.lat)))
-    .bind(row.position.map(|p| e7(p.lon)))
-    .bind(row.designation.as_str())
-    .bind(i64::from(row.hazards.bits()))
-    .bind(row.capacity)
-    .bind(&row.capacity_text)
-    .bind(row.local_id.as_deref())
-    .bind(row.common_id.as_deref())
-    .bind(&row.phone)
-    .bind(&row.note)
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "INSERT INTO shelters ({SHELTER_FIELDS}, id, org_id, incident_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    );
+    bind_fields(sqlx::query(&sql), row)
+        .bind(sid.to_string())
+        .bind(org.to_string())
+        .bind(incident.map(|i| i.to_string()))
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(sid)
 }
 
@@ -485,28 +496,15 @@ async fn update_shelter(
     row: &ShelterRow,
     now: Millis,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE shelters SET name = $1, kana = $2, address = $3, lat_e7 = $4, lon_e7 = $5, designation = $6, \
-         hazards = $7, capacity = $8, capacity_text = $9, local_id = $10, common_id = $11, phone = $12, note = $13, \
-         updated_at = $14 WHERE id = $15",
-    )
-    .bind(&row.name)
-    .bind(&row.kana)
-    .bind(&row.address)
-    .bind(row.position.map(|p| e7(p.lat)))
-    .bind(row.position.map(|p| e7(p.lon)))
-    .bind(row.designation.as_str())
-    .bind(i64::from(row.hazards.bits()))
-    .bind(row.capacity)
-    .bind(&row.capacity_text)
-    .bind(row.local_id.as_deref())
-    .bind(row.common_id.as_deref())
-    .bind(&row.phone)
-    .bind(&row.note)
-    .bind(now)
-    .bind(sid.to_string())
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "UPDATE shelters SET ({SHELTER_FIELDS}, updated_at) = \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = $15"
+    );
+    bind_fields(sqlx::query(&sql), row)
+        .bind(now)
+        .bind(sid.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
