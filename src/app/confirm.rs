@@ -2,7 +2,9 @@
 //! replying), and the matrix the sender and the room's managers follow.
 
 use super::*;
-use crate::store::{ConfirmRequest, ConfirmRow, ConfirmSpec, ConfirmTarget, Member, Written};
+use crate::store::{
+    BroadcastSummary, ConfirmRequest, ConfirmRow, ConfirmSpec, ConfirmTarget, Member, Written,
+};
 
 /// What a poster asks of a message's readers.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +142,9 @@ impl Matrix {
 /// A request's addressees are reminded at most once in this many milliseconds (10 minutes).
 const REMIND_QUIET_MS: i64 = 10 * 60 * 1000;
 
+/// Most broadcasts listed on the broadcast page.
+const BROADCASTS_LISTED: i64 = 30;
+
 impl App {
     /// Turns what the poster asked into addressees, checked against the room's members.
     pub(super) async fn confirm_spec(
@@ -264,7 +269,8 @@ impl App {
             .await
     }
 
-    /// Reminds everyone not confirmed yet in every copy of a broadcast (its sender only).
+    /// Reminds everyone not confirmed yet in every copy of a broadcast (for those who may
+    /// follow it: see `broadcast_matrix`).
     pub async fn remind_broadcast(&self, actor: &Actor, id: BroadcastId) -> AppResult<usize> {
         let m = self.broadcast_matrix(actor, id).await?;
         self.send_reminders(actor, &m, format!("broadcast:{id}"))
@@ -297,13 +303,54 @@ impl App {
         Ok(n)
     }
 
-    /// All copies of a broadcast as one matrix: for its sender.
+    /// All copies of a broadcast as one matrix: for its sender and the administrators of the
+    /// sender's organisation (whoever takes over the shift follows it up).
     pub async fn broadcast_matrix(&self, actor: &Actor, id: BroadcastId) -> AppResult<Matrix> {
-        match self.store.broadcast_request(id).await? {
-            Some(r) if r.requester_id == actor.user.id => Ok(Matrix::new(r, self.now())),
+        let request = self.store.broadcast_request(id).await?;
+        match request {
+            Some(r) if self.follows_broadcast(actor, r.requester_id).await? => {
+                Ok(Matrix::new(r, self.now()))
+            }
             // Someone else's broadcast is as unknown as none.
             _ => Err(AppError::NotFound),
         }
+    }
+
+    /// A broadcast's matrix and its message (as posted in its first copy; every copy has the
+    /// same text), for those who may follow it, whether or not they are in that copy's room.
+    pub async fn broadcast_view(
+        &self,
+        actor: &Actor,
+        id: BroadcastId,
+    ) -> AppResult<(Matrix, crate::store::Message)> {
+        let m = self.broadcast_matrix(actor, id).await?;
+        let message = self
+            .store
+            .message(m.request.room_id, m.request.message_id)
+            .await?;
+        Ok((m, message))
+    }
+
+    /// Broadcasts that asked to confirm which the actor may follow, newest first: an
+    /// administrator sees every one of their organisation, anyone else their own.
+    pub async fn broadcasts(&self, actor: &Actor) -> AppResult<Vec<BroadcastSummary>> {
+        let sender = (actor.user.role < Role::OrgAdmin).then_some(actor.user.id);
+        Ok(self
+            .store
+            .broadcasts(actor.user.org_id, sender, BROADCASTS_LISTED)
+            .await?)
+    }
+
+    /// Whether the actor may follow a broadcast sent by `sender`: the sender, and the
+    /// administrators of the sender's organisation.
+    async fn follows_broadcast(&self, actor: &Actor, sender: UserId) -> AppResult<bool> {
+        if sender == actor.user.id {
+            return Ok(true);
+        }
+        if actor.user.role < Role::OrgAdmin {
+            return Ok(false);
+        }
+        Ok(self.store.user(sender).await?.org_id == actor.user.org_id)
     }
 
     /// Posts one message to many rooms: an organisation's copy lands in its 受信窓口 room

@@ -120,6 +120,19 @@ pub struct ConfirmRequest {
     pub rows: Vec<ConfirmRow>,
 }
 
+/// A broadcast that asked to confirm, as listed for its organisation.
+#[derive(Debug, Clone, Serialize)]
+pub struct BroadcastSummary {
+    pub id: BroadcastId,
+    pub sender_name: String,
+    pub created_at: Millis,
+    /// Its text (every copy has the same).
+    pub body: String,
+    /// Addressees asked in all its copies, and how many of them have confirmed.
+    pub total: i64,
+    pub confirmed: i64,
+}
+
 /// Confirmation requests.
 #[async_trait]
 pub trait ConfirmStore {
@@ -130,6 +143,14 @@ pub trait ConfirmStore {
         &self,
         broadcast: BroadcastId,
     ) -> StoreResult<Option<ConfirmRequest>>;
+    /// Broadcasts that asked to confirm, sent by members of `org` (by `sender` only, when
+    /// given), newest first.
+    async fn broadcasts(
+        &self,
+        org: OrgId,
+        sender: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<BroadcastSummary>>;
     /// Puts a reminder in the inbox of everyone still asked by `messages` (for an
     /// organisation: its members in the room), skipping requests reminded after `quiet_since`
     /// (a conditional update, so two presses at once remind once). Returns how many people were

@@ -349,7 +349,8 @@ pub async fn broadcast(
     }))
 }
 
-/// The confirmations of every copy of a broadcast, as one matrix (its sender).
+/// The confirmations of every copy of a broadcast, as one matrix (its sender and the
+/// administrators of the sender's organisation).
 #[utoipa::path(get, path = "/api/v1/broadcasts/{broadcast}",
     params(("broadcast" = String, Path)),
     responses((status = 200, body = MatrixOut), (status = 400), (status = 401), (status = 404)))]
@@ -362,7 +363,8 @@ pub async fn broadcast_matrix(
     Ok(Json(MatrixOut::from(&m)))
 }
 
-/// Reminds everyone who has not confirmed any copy of a broadcast (its sender).
+/// Reminds everyone who has not confirmed any copy of a broadcast (its sender and the
+/// administrators of the sender's organisation).
 #[utoipa::path(post, path = "/api/v1/broadcasts/{broadcast}/remind",
     params(("broadcast" = String, Path)),
     responses((status = 200, body = RemindedOut), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
@@ -377,7 +379,8 @@ pub async fn broadcast_remind(
     Ok(Json(RemindedOut { reminded }))
 }
 
-/// Not confirmed in any copy of a broadcast, as CSV (its sender).
+/// Not confirmed in any copy of a broadcast, as CSV (its sender and the administrators of the
+/// sender's organisation).
 #[utoipa::path(get, path = "/api/v1/broadcasts/{broadcast}/pending.csv",
     params(("broadcast" = String, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400), (status = 401), (status = 404)))]

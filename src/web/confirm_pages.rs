@@ -6,7 +6,7 @@ use super::session::{Session, Write, idem_key, wants_json};
 use crate::app::{App, Broadcast, Matrix, Reads};
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
-use crate::store::{Message, Org, RoomSummary};
+use crate::store::{BroadcastSummary, Message, Org, RoomSummary};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -74,11 +74,11 @@ pub struct MatrixQuery {
     reminded: Option<usize>,
 }
 
-/// Renders a matrix as a page, its live part, or the printable not-yet list.
+/// Renders a matrix (of `message`) as a page, its live part, or the printable not-yet list.
 async fn matrix_response(
     app: &App,
     s: &Session,
-    m: Matrix,
+    (m, message): (Matrix, Message),
     q: MatrixQuery,
     base: String,
     csv: String,
@@ -89,9 +89,6 @@ async fn matrix_response(
     if q.partial.as_deref() == Some("1") {
         return Ok(Html(part).into_response());
     }
-    let message = app
-        .message(&s.actor, m.request.room_id, m.request.message_id)
-        .await?;
     let title = s.tr.t("ui-confirm-matrix");
     if q.print.as_deref() == Some("1") {
         return Ok(PrintPage {
@@ -123,9 +120,10 @@ pub async fn matrix(
     let room: RoomId = parse_id(&room)?;
     let msg: MessageId = parse_id(&msg)?;
     let m = app.confirm_matrix(&s.actor, room, msg).await?;
+    let message = app.message(&s.actor, room, msg).await?;
     let base = format!("/rooms/{room}/messages/{msg}/confirmations");
     let csv = format!("/api/v1/rooms/{room}/messages/{msg}/confirmations/pending.csv");
-    matrix_response(&app, &s, m, q, base, csv).await
+    matrix_response(&app, &s, (m, message), q, base, csv).await
 }
 
 /// Reminds those not confirmed yet, then shows the matrix with how many were reminded.
@@ -145,7 +143,8 @@ pub async fn remind(
     ))
 }
 
-/// Every copy of a broadcast as one matrix: for its sender.
+/// Every copy of a broadcast as one matrix: for its sender and their organisation's
+/// administrators.
 pub async fn broadcast_page(
     State(app): State<App>,
     s: Session,
@@ -153,10 +152,10 @@ pub async fn broadcast_page(
     Query(q): Query<MatrixQuery>,
 ) -> AppResult<Response> {
     let id: BroadcastId = parse_id(&id)?;
-    let m = app.broadcast_matrix(&s.actor, id).await?;
+    let view = app.broadcast_view(&s.actor, id).await?;
     let base = format!("/broadcasts/{id}");
     let csv = format!("/api/v1/broadcasts/{id}/pending.csv");
-    matrix_response(&app, &s, m, q, base, csv).await
+    matrix_response(&app, &s, view, q, base, csv).await
 }
 
 /// Reminds those not confirmed yet in any copy of a broadcast.
@@ -206,6 +205,19 @@ struct BroadcastForm {
     rooms: Vec<RoomSummary>,
     error: Option<String>,
     body: String,
+    /// Broadcasts the user may follow (their own; an administrator's organisation's).
+    sent: Vec<BroadcastSummary>,
+}
+
+impl BroadcastForm {
+    /// The start of a broadcast's text, for the list.
+    fn excerpt(&self, body: &str) -> String {
+        let mut out: String = body.chars().take(60).collect();
+        if body.chars().nth(60).is_some() {
+            out.push('…');
+        }
+        out
+    }
 }
 
 /// The broadcast form, with what was typed and why it was refused when it was.
@@ -222,6 +234,7 @@ async fn broadcast_form(
         rooms,
         error,
         body,
+        sent: app.broadcasts(&s.actor).await?,
     })
 }
 

@@ -679,3 +679,87 @@ async fn the_sender_sees_reads_and_confirmations_live_and_outsiders_see_neither(
     outsider.close();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_senders_organisation_administrators_follow_a_broadcast_when_the_shift_changes() {
+    let w = World::new().await;
+    let other_member = w.t.user(&w.pref, "mie.night", Role::Member).await;
+    let sender = token_for(&w.t, "mie.info").await;
+    let mut c = w.t.client();
+    let body = serde_json::json!({
+        "body": "【要確認】夜間の連絡体制について、各市町の当番者を確認してください",
+        "orgs": [w.tsu.id.to_string(), w.toba.id.to_string()],
+        "confirm": true,
+    })
+    .to_string();
+    let sent = call(
+        &mut c,
+        "POST",
+        "/api/v1/broadcasts",
+        &sender,
+        Some("bcast-follow-0001"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let bid = sent.json()["broadcast_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let matrix = format!("/api/v1/broadcasts/{bid}");
+
+    // The prefecture's administrator takes over: the matrix, a reminder, the list and the page.
+    let admin = token_for(&w.t, "admin").await;
+    let m = call(&mut c, "GET", &matrix, &admin, None, None).await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+    assert_eq!(m.json()["total"], 2);
+    assert_eq!(m.json()["confirmed"], 0);
+    let r = call(
+        &mut c,
+        "POST",
+        &format!("{matrix}/remind"),
+        &admin,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json()["reminded"].as_u64().unwrap_or(0) > 0, "{}", r.body);
+    let mut page = w.t.login("admin").await;
+    let list = page.get("/broadcasts/new").await;
+    assert!(list.body.contains(&format!("href=\"/broadcasts/{bid}\"")));
+    assert!(list.body.contains("夜間の連絡体制について"));
+    assert!(list.body.contains("0 / 2 確認済"), "{}", list.body);
+    let view = page.get(&format!("/broadcasts/{bid}")).await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(view.body.contains("夜間の連絡体制について"));
+    // The sender lists it too.
+    let mut own = w.t.login("mie.info").await;
+    assert!(
+        own.get("/broadcasts/new")
+            .await
+            .body
+            .contains(&format!("href=\"/broadcasts/{bid}\""))
+    );
+
+    // Not an administrator of another organisation, nor a member of the sender's who did not
+    // send it: for them it does not exist.
+    for login in ["tsu.admin", other_member.login.as_str()] {
+        let token = token_for(&w.t, login).await;
+        let r = call(&mut c, "GET", &matrix, &token, None, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{login}");
+        let mut p = w.t.login(login).await;
+        assert_eq!(
+            p.get(&format!("/broadcasts/{bid}")).await.status,
+            StatusCode::NOT_FOUND,
+            "{login}"
+        );
+        assert!(
+            !p.get("/broadcasts/new")
+                .await
+                .body
+                .contains(&format!("/broadcasts/{bid}")),
+            "{login}"
+        );
+    }
+}

@@ -284,6 +284,44 @@ impl ConfirmStore for SqlStore {
             .await
     }
 
+    async fn broadcasts(
+        &self,
+        org: OrgId,
+        sender: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<BroadcastSummary>> {
+        let mut q = Built::new(
+            "SELECT cr.broadcast_id AS id, MIN(u.display_name) AS sender_name, \
+             MIN(cr.created_at) AS created_at, MIN(m.body) AS body, \
+             COUNT(t.target_id) AS total, COUNT(t.confirmed_at) AS confirmed \
+             FROM confirm_requests cr JOIN users u ON u.id = cr.requester_id \
+             JOIN messages m ON m.id = cr.message_id \
+             LEFT JOIN confirm_targets t ON t.message_id = cr.message_id \
+             WHERE cr.broadcast_id IS NOT NULL AND u.org_id = ",
+        );
+        q.bind_str(org.to_string());
+        if let Some(u) = sender {
+            q.push(" AND cr.requester_id = ").bind_str(u.to_string());
+        }
+        q.push(
+            " GROUP BY cr.broadcast_id ORDER BY MIN(cr.created_at) DESC, cr.broadcast_id LIMIT ",
+        )
+        .bind_int(limit);
+        let rows = q.query().fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BroadcastSummary {
+                    id: id(r, "id")?,
+                    sender_name: r.try_get("sender_name")?,
+                    created_at: r.try_get("created_at")?,
+                    body: r.try_get("body")?,
+                    total: r.try_get("total")?,
+                    confirmed: r.try_get("confirmed")?,
+                })
+            })
+            .collect()
+    }
+
     async fn remind(
         &self,
         messages: &[MessageId],
