@@ -308,62 +308,6 @@ impl LatLon {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_accept_what_people_type() {
-        assert_eq!(parse_count("１２３人", "e").unwrap(), Some(123));
-        assert_eq!(parse_count("1,371", "e").unwrap(), Some(1371));
-        assert_eq!(parse_count("  ", "e").unwrap(), None);
-        assert_eq!(
-            parse_count("-3", "e").unwrap_err().key,
-            "err-count-negative"
-        );
-        assert_eq!(
-            parse_count("たくさん", "e").unwrap_err().key,
-            "err-count-number"
-        );
-        assert_eq!(
-            parse_count("99999999999999999999", "e").unwrap_err().key,
-            "err-count-absurd"
-        );
-    }
-
-    #[test]
-    fn headcounts_are_checked() {
-        assert!(Headcount::new(Some(10), Some(4)).is_ok());
-        assert!(Headcount::new(None, None).is_ok());
-        assert_eq!(
-            Headcount::new(Some(3), Some(4)).unwrap_err().key,
-            "err-households-more"
-        );
-        assert_eq!(
-            Headcount::new(Some(MAX_EVACUEES + 1), None)
-                .unwrap_err()
-                .key,
-            "err-count-absurd"
-        );
-    }
-
-    #[test]
-    fn designations_merge() {
-        use Designation::*;
-        assert_eq!(Emergency.merge(Shelter), Both);
-        assert_eq!(Shelter.merge(Shelter), Shelter);
-        assert_eq!(AdHoc.merge(Shelter), Shelter);
-        assert_eq!(Both.merge(Emergency), Both);
-    }
-
-    #[test]
-    fn hazards_round_trip() {
-        let h = Hazards::from_words(["flood", "tsunami"]).unwrap();
-        assert_eq!(h.words(), vec!["flood", "tsunami"]);
-        assert!(Hazards::from_words(["meteor"]).is_err());
-    }
-}
-
 word_enum!(
     /// What happened to an open item or a handoff, as its timeline line and history say.
     EventKind, "kind", "err-event-kind" {
@@ -445,5 +389,61 @@ impl ItemStatus {
             ItemStatus::Done => "ui-item-done",
             ItemStatus::Dropped => "ui-item-dropped",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_accept_what_people_type() {
+        assert_eq!(parse_count("１２３人", "e").unwrap(), Some(123));
+        assert_eq!(parse_count("1,371", "e").unwrap(), Some(1371));
+        assert_eq!(parse_count("  ", "e").unwrap(), None);
+        assert_eq!(
+            parse_count("-3", "e").unwrap_err().key,
+            "err-count-negative"
+        );
+        assert_eq!(
+            parse_count("たくさん", "e").unwrap_err().key,
+            "err-count-number"
+        );
+        assert_eq!(
+            parse_count("99999999999999999999", "e").unwrap_err().key,
+            "err-count-absurd"
+        );
+    }
+
+    #[test]
+    fn headcounts_are_checked() {
+        assert!(Headcount::new(Some(10), Some(4)).is_ok());
+        assert!(Headcount::new(None, None).is_ok());
+        assert_eq!(
+            Headcount::new(Some(3), Some(4)).unwrap_err().key,
+            "err-households-more"
+        );
+        assert_eq!(
+            Headcount::new(Some(MAX_EVACUEES + 1), None)
+                .unwrap_err()
+                .key,
+            "err-count-absurd"
+        );
+    }
+
+    #[test]
+    fn designations_merge() {
+        use Designation::*;
+        assert_eq!(Emergency.merge(Shelter), Both);
+        assert_eq!(Shelter.merge(Shelter), Shelter);
+        assert_eq!(AdHoc.merge(Shelter), Shelter);
+        assert_eq!(Both.merge(Emergency), Both);
+    }
+
+    #[test]
+    fn hazards_round_trip() {
+        let h = Hazards::from_words(["flood", "tsunami"]).unwrap();
+        assert_eq!(h.words(), vec!["flood", "tsunami"]);
+        assert!(Hazards::from_words(["meteor"]).is_err());
     }
 }

@@ -126,8 +126,8 @@ pub struct BroadcastSummary {
     pub id: BroadcastId,
     pub sender_name: String,
     pub created_at: Millis,
-    /// Its text (every copy has the same).
-    pub body: String,
+    /// The start of its text (every copy has the same).
+    pub excerpt: String,
     /// Addressees asked in all its copies, and how many of them have confirmed.
     pub total: i64,
     pub confirmed: i64,

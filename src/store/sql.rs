@@ -616,22 +616,13 @@ async fn insert_record_entry(
     Ok(pos)
 }
 
+/// The columns of an audit row, in the order [`bind_audit`] binds them.
+const AUDIT_COLS: &str = "id, at, user_id, org_id, action, object, address, result, detail";
+
 async fn insert_audit(tx: &mut Tx<'_>, a: &AuditRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(a.at)
-    .bind(a.user_id.map(|u| u.to_string()))
-    .bind(a.org_id.map(|o| o.to_string()))
-    .bind(&a.action)
-    .bind(&a.object)
-    .bind(&a.address)
-    .bind(if a.result.is_empty() { "ok" } else { &a.result })
-    .bind(&a.detail)
-    .execute(&mut **tx)
-    .await?;
+    let mut q = Built::new(&format!("INSERT INTO audit ({AUDIT_COLS}) VALUES ("));
+    bind_audit(&mut q, a, a.object.clone());
+    q.push(")").query().execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -928,6 +919,14 @@ async fn end_sessions_tx(
     Ok(n)
 }
 
+/// The answer to a post whose key an earlier post stored (`prev`: what that post stored).
+fn replayed_post(prev: &str) -> StoreResult<Written<MessageId>> {
+    idem_result(prev, "message").map(|mid| Written {
+        value: mid,
+        replayed: true,
+    })
+}
+
 /// The result for a post whose idempotency key repeats an earlier post of the same batch.
 fn repeat_of(first: &StoreResult<Written<MessageId>>) -> StoreResult<Written<MessageId>> {
     match first {
@@ -985,8 +984,8 @@ async fn stored_keys<'k>(
     Ok(out)
 }
 
-/// Binds an audit row's nine values (id, at, user, organisation, action, object, address,
-/// result, detail), comma-separated.
+/// Binds an audit row's values (see [`AUDIT_COLS`]), comma-separated; `object` stands for the
+/// record's own (a post batch names each message).
 fn bind_audit(q: &mut Built, a: &AuditRecord, object: String) {
     q.bind_str(uuid::Uuid::now_v7().to_string())
         .push(", ")
@@ -1017,8 +1016,10 @@ fn bind_audit(q: &mut Built, a: &AuditRecord, object: String) {
         .bind_str(a.detail.as_str());
 }
 
-/// Binds a new message's values (id, room, author, body, search text, reply, created),
-/// comma-separated.
+/// The columns of a new message but its position, in the order [`bind_message`] binds them.
+const MESSAGE_COLS: &str = "id, room_id, author_id, body, search_text, reply_to, created_at";
+
+/// Binds a new message's values (see [`MESSAGE_COLS`]), comma-separated.
 fn bind_message(q: &mut Built, mid: MessageId, m: &NewMessage, now: Millis) {
     q.bind_str(mid.to_string())
         .push(", ")
@@ -1071,21 +1072,21 @@ async fn write_posts_pg(
         .push("), pg_notify(")
         .bind_str(NOTIFY_CHANNEL)
         .push(", '')), ");
-    q.push(
+    q.push(&format!(
         "k AS (INSERT INTO idempotency (user_id, key, result, created_at) \
            SELECT v.user_id, v.key, 'message:' || v.id, v.at FROM v, lk ORDER BY v.ord \
            ON CONFLICT DO NOTHING RETURNING user_id, key), \
          e AS (INSERT INTO entries (kind, room_id, message_id, at) \
            SELECT 'message_new', v.room_id, v.id, v.at FROM v JOIN k USING (user_id, key) \
            ORDER BY v.ord RETURNING pos, message_id), \
-         m AS (INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) \
+         m AS (INSERT INTO messages ({MESSAGE_COLS}, pos) \
            SELECT v.id, v.room_id, v.author_id, v.body, v.search_text, v.reply_to, v.at, e.pos \
            FROM v JOIN e ON e.message_id = v.id), \
-         a AS (INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) \
+         a AS (INSERT INTO audit ({AUDIT_COLS}) \
            SELECT v.audit_id, v.audit_at, v.audit_user, v.audit_org, v.action, v.object, v.address, v.result, v.detail \
            FROM v JOIN e ON e.message_id = v.id) \
-         SELECT message_id FROM e",
-    );
+         SELECT message_id FROM e"
+    ));
     let mut written = std::collections::HashSet::new();
     for r in q.query().fetch_all(&mut *conn).await? {
         written.insert(r.try_get::<String, _>("message_id")?);
@@ -1150,9 +1151,9 @@ async fn write_posts_sqlite(
     for r in q.query().fetch_all(&mut *conn).await? {
         pos_of.insert(r.try_get("message_id")?, r.try_get("pos")?);
     }
-    let mut q = Built::new(
-        "INSERT INTO messages (id, room_id, author_id, body, search_text, reply_to, created_at, pos) VALUES ",
-    );
+    let mut q = Built::new(&format!(
+        "INSERT INTO messages ({MESSAGE_COLS}, pos) VALUES "
+    ));
     for (k, (i, mid, _)) in mine.iter().enumerate() {
         let p = pos_of
             .get(&mid.to_string())
@@ -1163,9 +1164,7 @@ async fn write_posts_sqlite(
         q.push(", ").bind_int(p).push(")");
     }
     q.query().execute(&mut *conn).await?;
-    let mut q = Built::new(
-        "INSERT INTO audit (id, at, user_id, org_id, action, object, address, result, detail) VALUES ",
-    );
+    let mut q = Built::new(&format!("INSERT INTO audit ({AUDIT_COLS}) VALUES "));
     for (k, (i, mid, _)) in mine.iter().enumerate() {
         q.push(if k == 0 { "(" } else { ", (" });
         bind_audit(&mut q, &jobs[*i].audit, format!("message:{mid}"));
@@ -1269,10 +1268,7 @@ async fn post_batch(
         if repeat[i].is_none() {
             let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
             if let Some(prev) = stored.get(&k) {
-                results[i] = Some(idem_result(prev, "message").map(|mid| Written {
-                    value: mid,
-                    replayed: true,
-                }));
+                results[i] = Some(replayed_post(prev));
             }
         }
     }
@@ -1382,10 +1378,7 @@ async fn post_batch(
                 let j = &jobs[i];
                 let k = (j.idem.user_id.to_string(), j.idem.key.as_str().to_string());
                 results[i] = Some(match theirs.get(&k) {
-                    Some(prev) => idem_result(prev, "message").map(|mid| Written {
-                        value: mid,
-                        replayed: true,
-                    }),
+                    Some(prev) => replayed_post(prev),
                     None => Err(StoreError::Unavailable("idempotency key in flight".into())),
                 });
             }

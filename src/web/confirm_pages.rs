@@ -209,17 +209,6 @@ struct BroadcastForm {
     sent: Vec<BroadcastSummary>,
 }
 
-impl BroadcastForm {
-    /// The start of a broadcast's text, for the list.
-    fn excerpt(&self, body: &str) -> String {
-        let mut out: String = body.chars().take(60).collect();
-        if body.chars().nth(60).is_some() {
-            out.push('…');
-        }
-        out
-    }
-}
-
 /// The broadcast form, with what was typed and why it was refused when it was.
 async fn broadcast_form(
     app: &App,

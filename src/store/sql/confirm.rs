@@ -314,7 +314,7 @@ impl ConfirmStore for SqlStore {
                     id: id(r, "id")?,
                     sender_name: r.try_get("sender_name")?,
                     created_at: r.try_get("created_at")?,
-                    body: r.try_get("body")?,
+                    excerpt: excerpt(&r.try_get::<String, _>("body")?, 60),
                     total: r.try_get("total")?,
                     confirmed: r.try_get("confirmed")?,
                 })
